@@ -1,0 +1,1 @@
+"""The sub-commands of the `edgeprune` command line, one module each."""

@@ -1,0 +1,88 @@
+"""`python -m device_bench` (or edgeprune.device_bench): measure models on this machine, print a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from .errors import BenchError, NoRuntimeError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="device_bench",
+        description="Latency and memory of ONNX/TFLite models on this machine (needs numpy and one runtime).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help=".onnx or .tflite files, measured interleaved")
+    p.add_argument("--runtime", default="auto", choices=("auto", "ort", "litert", "tflite-runtime"),
+                   help="auto: ort for .onnx; litert, else tflite-runtime, for .tflite")
+    p.add_argument("--threads", default="1", help="intra-op threads: a number, or 'all' for the usable cores")
+    p.add_argument("--warmup", type=int, default=10, help="warm-up runs per model, not in the statistics")
+    p.add_argument("--min-runs", type=int, default=50, help="at least this many timed runs per model")
+    p.add_argument("--min-seconds", type=float, default=2.0, help="and at least this much timed run time per model")
+    p.add_argument("--max-seconds", type=float, default=120.0, help="stop the timed loop after this long regardless")
+    p.add_argument("--block", type=int, default=10, help="runs per model per round-robin block")
+    p.add_argument("--shape", action="append", metavar="NAME=D0,D1,...",
+                   help="concrete shape for an input with dynamic axes (dynamic axes default to 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthesised inputs")
+    p.add_argument("--json", metavar="FILE", help="write the JSON result here ('-' for stdout instead of the table)")
+    return p
+
+
+def write_json(result: dict, path: str) -> None:
+    """Write `result` to `path` through a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".device_bench.", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _main(argv) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        import numpy  # noqa: F401  (the one dependency besides a runtime)
+    except ImportError:
+        raise NoRuntimeError(f"numpy is not installed for {sys.executable} (pip install numpy)") from None
+    from .bench import bench
+    from .measure import Budget
+    from .table import format_table
+
+    budget = Budget(args.warmup, args.min_runs, args.min_seconds, args.max_seconds, args.block)
+    result = bench(args.models, args.runtime, args.threads, budget, args.shape, args.seed)
+    if args.json == "-":
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if args.json:
+            try:
+                write_json(result, args.json)
+            except OSError as exc:
+                raise BenchError(f"cannot write {args.json}: {exc.strerror or exc}") from None
+        print(format_table(result))
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except BenchError as exc:
+        print(f"device_bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("device_bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""SlimConfig: every setting of an `edgeprune slim` run, each field carrying its own help text.
+
+Fields left at None are resolved from the method's and the model's defaults (see `resolve`), so the
+config.json of a run always holds the values that were actually used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeprune.errors import EdgepruneError
+
+METHOD_NAMES = ("cplr", "cp", "lth", "lth-if")
+DEFAULT_MODEL = "tv-audio"
+
+# Per-method defaults (METHODS.md): the paper's value for each decision.
+METHOD_DEFAULTS = {
+    "cplr": dict(per_round=0.3, scope="global", importance="bn_scale", finetune_epochs=None),
+    "cp": dict(per_round=None, scope="global", importance="bn_scale", finetune_epochs=None),
+    "lth": dict(per_round=0.2, scope="layerwise", importance="l1", finetune_epochs=0),
+    "lth-if": dict(per_round=0.05, scope="layerwise", importance="l1", finetune_epochs=0),
+}
+
+# Fields that may change between two invocations on the same run directory.
+NOT_IDENTITY = ("out", "device", "progress")
+
+
+def _f(default, help, choices=None, **kw):
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    return field(default=default, metadata=meta, **kw)
+
+
+@dataclass
+class SlimConfig:
+    method: str = _f("cplr", "pruning method: cplr (seed 002), cp (network slimming, one shot), "
+                     "lth (seed 003), lth-if (seed 001)", METHOD_NAMES)
+    model: str = _f(None, f"zoo model name (default {DEFAULT_MODEL}: the small TV audio model, minutes on 2 cores)")
+    data: str = _f("synth", "data SPEC: synth, misp2021:PATH or folder:PATH")
+    target_wsr: float = _f(0.5, "target weight sparsity ratio 1 - params/params_dense; the run stops there")
+    out: str = _f(None, "run directory (default runs/<method>-<model>-<data>)")
+    epochs: int = _f(None, "maximum epochs of each training phase (early stop on dev loss); default: the model's")
+    lr: float = _f(None, "base learning rate of the first training phase; default: the model's")
+    batch_size: int = _f(None, "mini-batch size; default: the model's")
+    patience: int = _f(None, "early-stop patience in epochs (best dev loss is kept); default: the trainer's")
+    seed: int = _f(0, "seed of data generation, initialisation and shuffling")
+    device: str = _f("cpu", "torch device to train on")
+    per_round: float = _f(None, "fraction pruned per round: cplr 0.3 (alpha), lth 0.2 (p), lth-if 0.05; "
+                          "cp prunes to the target in one shot")
+    per_round_unit: str = _f("params", "what per_round is a fraction of: the current params (CR(n) = (1-alpha)^n "
+                             "exactly) or channels (the literal '30 percent of channels' reading)", ("params", "channels"))
+    last_cut: str = _f("clip", "last round: clip its cut so the run lands on the target WSR, or full (cut "
+                       "per_round every round, the paper's loop, overshooting the target)", ("clip", "full"))
+    residual: str = _f("skip", "channels tied by residual additions: skip (left unpruned, the CPLR paper) or "
+                       "couple (pruned jointly through the dependency graph)", ("skip", "couple"))
+    importance: str = _f(None, "channel ranking: bn_scale (|gamma|, cp/cplr) or l1/l2 weight norm (lth/lth-if)",
+                         ("bn_scale", "l1", "l2"))
+    scope: str = _f(None, "ranking scope: global (cp/cplr) or layerwise (lth/lth-if, seed 001)",
+                    ("global", "layerwise"))
+    granularity: str = _f("channel", "lth/lth-if: channel (remove whole channels physically) or weight (the "
+                          "papers' unstructured masks: sparse, but a dense export is no faster)", ("channel", "weight"))
+    min_channels: int = _f(1, "per-layer floor of channels the pruner keeps")
+    l1: float = _f(1e-4, "lambda of the L1 penalty on BatchNorm scales (sparse training, cp/cplr)")
+    k: float = _f(2.0, "cplr learning-rate amplification once CR(n) < --k-below-cr (eq. 6-7, paper range 2-10)")
+    k_below_cr: float = _f(0.2, "cplr: CR below which the learning rate is multiplied by k each round (eq. 7)")
+    tolerance: float = _f(None, "stop when dev Score is worse than the dense model's by more than this; the "
+                          "last good round is kept (default: off)")
+    max_rounds: int = _f(60, "maximum number of pruning rounds")
+    finetune_epochs: int = _f(None, "epochs of the final fine-tune: cp/cplr default --epochs, lth/lth-if 0")
+    finetune_lr: float = _f(None, "final fine-tune learning rate: cplr the last round's (Algorithm 1 step 7), "
+                            "cp lr/10")
+    finetune_l1: bool = _f(False, "keep the L1 penalty on during the final fine-tune")
+    first_epochs: int = _f(5, "lth-if: epochs of the first iteration (E = 5, seed 001)")
+    iter_epochs: int = _f(1, "lth-if: epochs of every later iteration (1, seed 001)")
+    rewind_epoch: int = _f(0, "lth: rewind survivors to theta_k after k epochs (0 = theta_0)")
+    ticket: str = _f(None, "lth: start from another run's final mask/architecture and its theta_0 (ticket transfer)")
+    staged: str = _f("auto", "audio-visual models: prune the lip encoder first, freeze it, then the fusion back "
+                     "end (seed 001 2.2); auto = on for lth-if on models with a lip encoder and an audio input",
+                     ("auto", "on", "off"))
+    stage_target: float = _f(None, "staged: WSR of the lip encoder's own params in stage 1 (default --target-wsr)")
+    data_size: int = _f(None, "synth: number of training clips (default: the data module's)")
+    progress: bool = _f(True, "show progress bars (off when EDGEPRUNE_NO_PROGRESS=1)")
+
+    # ------------------------------------------------------------------
+    def method_default(self, name):
+        return METHOD_DEFAULTS[self.method][name]
+
+    def validate(self) -> "SlimConfig":
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                raise EdgepruneError(f"--{f.name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
+        if not 0.0 < self.target_wsr < 1.0:
+            raise EdgepruneError(f"--target-wsr must be in (0, 1), got {self.target_wsr}")
+        if self.per_round is not None and not 0.0 < self.per_round < 1.0:
+            raise EdgepruneError(f"--per-round must be in (0, 1), got {self.per_round}")
+        if self.k < 1.0:
+            raise EdgepruneError(f"--k must be >= 1, got {self.k}")
+        if self.tolerance is not None and (self.tolerance < 0 or math.isnan(self.tolerance)):
+            raise EdgepruneError(f"--tolerance must be >= 0, got {self.tolerance}")
+        for name in ("epochs", "batch_size", "max_rounds", "first_epochs", "min_channels"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise EdgepruneError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+        for name in ("rewind_epoch", "finetune_epochs", "iter_epochs", "patience"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                raise EdgepruneError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
+        if self.lr is not None and not self.lr > 0:
+            raise EdgepruneError(f"--lr must be > 0, got {self.lr}")
+        if self.granularity == "weight" and self.method not in ("lth", "lth-if"):
+            raise EdgepruneError(f"--granularity weight is for lth and lth-if, not {self.method}")
+        if self.ticket is not None and self.method != "lth":
+            raise EdgepruneError("--ticket is for --method lth")
+        if self.rewind_epoch and self.method != "lth":
+            raise EdgepruneError("--rewind-epoch is for --method lth")
+        if self.epochs is not None and self.rewind_epoch >= self.epochs:
+            raise EdgepruneError(f"--rewind-epoch ({self.rewind_epoch}) must be below --epochs ({self.epochs})")
+        return self
+
+    def resolve(self, model_defaults: dict | None = None) -> "SlimConfig":
+        """Fill every None with the method's or the model's default; returns a new config."""
+        self.validate()
+        d = dict(model_defaults or {})
+        c = dataclasses.replace(self)
+        c.model = c.model or DEFAULT_MODEL
+        for name in ("per_round", "scope", "importance", "finetune_epochs"):
+            if getattr(c, name) is None:
+                setattr(c, name, c.method_default(name))
+        if c.epochs is None:
+            c.epochs = int(d.get("epochs", 5))
+        if c.lr is None:
+            c.lr = float(d.get("lr", 1e-3))
+        if c.batch_size is None:
+            c.batch_size = int(d.get("batch_size", 64))
+        if c.finetune_epochs is None:
+            c.finetune_epochs = c.epochs
+        if c.finetune_lr is None and c.method == "cp":
+            c.finetune_lr = c.lr / 10
+        if c.stage_target is None:
+            c.stage_target = c.target_wsr
+        if c.out is None:
+            c.out = str(Path("runs") / f"{c.method}-{c.model}-{data_slug(c.data)}")
+        return c.validate()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def identity(self) -> dict:
+        """The settings that define the run: two invocations with different identities are different runs."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SlimConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise EdgepruneError(f"unknown slim settings: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def data_slug(spec: str) -> str:
+    """A folder-name-safe short form of a data SPEC: synth, misp2021-NAME, folder-NAME."""
+    kind, _, path = spec.partition(":")
+    name = Path(path.rstrip("/")).name if path else ""
+    slug = f"{kind}-{name}" if name else kind
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", slug)
+
+
+def fields_help() -> list[tuple[str, object, str, tuple | None]]:
+    """(name, default, help, choices) of every field, for the command line."""
+    return [(f.name, f.default, f.metadata["help"], f.metadata.get("choices")) for f in dataclasses.fields(SlimConfig)]

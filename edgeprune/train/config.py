@@ -1,0 +1,91 @@
+"""TrainConfig: every training hyper-parameter, each field carrying its own help text (open_lth style)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from edgeprune.errors import EdgepruneError
+from edgeprune.metrics import GRID_STEP, PAPER_FRR
+
+SCHEDULES = ("constant", "cosine", "step")
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one Trainer. The papers' per-model values come from `TrainConfig.for_model`."""
+
+    epochs: int = _f(20, "maximum epochs per fit() call (early stopping may end it sooner)")
+    lr: float = _f(1e-4, "Adam base learning rate (ICASSP paper: 1e-4 audio, 2e-4 video and audio-visual)")
+    batch_size: int = _f(64, "global batch size, split evenly over distributed ranks (paper: 64 audio, 16 video/AV)")
+    patience: int = _f(3, "stop after this many epochs without a better dev loss; 0 never stops early")
+    restore_best: bool = _f(True, "at the end of fit(), load the weights of the epoch with the best dev loss")
+    l1_bn: float = _f(0.0, "L1 penalty on BatchNorm scales (sparse training, network slimming); 0 is off")
+    schedule: str = _f("constant", "learning-rate schedule within one fit(): constant, cosine or step")
+    warmup_epochs: int = _f(0, "epochs of linear warm-up at the start of every schedule (and of every rewind)")
+    min_lr_ratio: float = _f(0.0, "cosine: final learning rate as a fraction of the base rate")
+    step_epochs: int = _f(10, "step: multiply the rate by step_gamma every this many epochs")
+    step_gamma: float = _f(0.1, "step: the factor applied every step_epochs")
+    weight_decay: float = _f(0.0, "Adam weight decay (L2); 0 is off")
+    grad_clip: float = _f(0.0, "clip the global gradient norm to this value; 0 is off")
+    seed: int = _f(0, "seed for weights' training noise (dropout), shuffling and numpy; same seed, same numbers")
+    device: str = _f("cpu", "torch device: cpu, cuda or cuda:N (nothing requires a GPU)")
+    num_workers: int = _f(0, "DataLoader worker processes (0 loads in the main process)")
+    eval_batch_size: int = _f(64, "batch size for evaluation and prediction")
+    frr_target: float = _f(PAPER_FRR, "FRR fixed for the far_at_frr operating point (ICASSP paper: 1 - 0.9878)")
+    threshold_step: float = _f(GRID_STEP, "step of the dev threshold sweep 0 .. <1 (MISP2021 baseline: 0.001)")
+    progress: bool = _f(True, "show a progress bar per epoch (also off when EDGEPRUNE_NO_PROGRESS=1)")
+
+    def __post_init__(self):
+        def need(cond, msg):
+            if not cond:
+                raise EdgepruneError(f"TrainConfig: {msg}")
+
+        need(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be a positive integer, got {self.epochs!r}")
+        need(self.lr > 0, f"lr must be > 0, got {self.lr!r}")
+        need(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}")
+        need(isinstance(self.patience, int) and self.patience >= 0, f"patience must be >= 0, got {self.patience!r}")
+        need(self.l1_bn >= 0, f"l1_bn must be >= 0, got {self.l1_bn!r}")
+        need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        need(self.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs!r}")
+        need(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        need(self.step_epochs >= 1, f"step_epochs must be >= 1, got {self.step_epochs!r}")
+        need(0 < self.step_gamma <= 1, f"step_gamma must be in (0, 1], got {self.step_gamma!r}")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        need(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip!r}")
+        need(self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers!r}")
+        need(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size!r}")
+        need(0 <= self.frr_target < 1, f"frr_target must be in [0, 1), got {self.frr_target!r}")
+        need(0 < self.threshold_step < 1, f"threshold_step must be in (0, 1), got {self.threshold_step!r}")
+        need(
+            self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:"),
+            f"device must be cpu, cuda or cuda:N, got {self.device!r}",
+        )
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """{field name: help text}, for command-line options and documentation."""
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def for_model(cls, spec, **overrides) -> "TrainConfig":
+        """Defaults of a zoo model (`edgeprune.models.spec(name)`: batch_size, lr, epochs), then `overrides`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise EdgepruneError(f"TrainConfig has no field {', '.join(unknown)}")
+        defaults = dict(getattr(spec, "defaults", None) or {})
+        values = {k: v for k, v in defaults.items() if k in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,179 @@
+"""Fixtures of the bench tests: tiny ONNX/TFLite models, the "board" venv, and a real sshd on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BOARD_VENV = REPO / ".venv-board"
+BOARD_PACKAGES = ("numpy<2", "onnxruntime", "tflite-runtime==2.14.0")
+
+
+def _tiny_net():
+    import torch
+
+    return torch.nn.Sequential(
+        torch.nn.Conv1d(40, 16, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(),
+        torch.nn.Linear(16, 1),
+    ).eval()
+
+
+def export_onnx(path: Path, props: dict | None = None, dynamic: bool = False) -> Path:
+    """A tiny conv net as ONNX (input `fbank` (1, 40, 32)); `props` go into metadata_props."""
+    import onnx
+    import torch
+
+    kwargs = {"dynamic_axes": {"fbank": {0: "batch", 2: "frames"}}} if dynamic else {}
+    torch.onnx.export(_tiny_net(), (torch.randn(1, 40, 32),), str(path), input_names=["fbank"],
+                      output_names=["logit"], dynamo=False, **kwargs)
+    if props:
+        model = onnx.load(str(path))
+        onnx.helper.set_model_props(model, {k: str(v) for k, v in props.items()})
+        onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(models_dir) -> Path:
+    return export_onnx(models_dir / "tiny.onnx", {"params": 2000, "macs": 50000})
+
+
+@pytest.fixture(scope="session")
+def tiny_tflite(models_dir) -> Path:
+    """The same tiny net converted with litert-torch (float32)."""
+    import litert_torch
+    import torch
+
+    path = models_dir / "tiny.tflite"
+    litert_torch.convert(_tiny_net(), (torch.randn(1, 40, 32),)).export(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def garbage_onnx(models_dir) -> Path:
+    path = models_dir / "garbage.onnx"
+    path.write_bytes(bytes(range(256)) * 4)
+    return path
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def board_python() -> Path:
+    """A venv holding only numpy<2, onnxruntime and tflite-runtime 2.14 (a Raspberry Pi image's set),
+    made once at .venv-board in the repo (git-ignored) and reused."""
+    python = _venv_python(BOARD_VENV)
+    check = "import numpy, onnxruntime, tflite_runtime.interpreter; assert int(numpy.__version__[0]) < 2"
+    if python.exists() and subprocess.run([str(python), "-c", check], capture_output=True).returncode == 0:
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(BOARD_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *BOARD_PACKAGES], check=True)
+    subprocess.run([str(python), "-c", check], check=True)
+    return python
+
+
+@pytest.fixture(scope="session")
+def bare_python(tmp_path_factory) -> Path:
+    """A venv with nothing installed (no numpy, no runtime): a board that lacks the runtime."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    return _venv_python(venv)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _keygen(path: Path) -> Path:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path
+
+
+class Sshd:
+    """A running test sshd: port, the user's private key, a wrong key, a known_hosts file for the client."""
+
+    def __init__(self, port: int, key: Path, wrong_key: Path, known_hosts: Path, user: str):
+        self.port, self.key, self.wrong_key, self.known_hosts, self.user = port, key, wrong_key, known_hosts, user
+
+    @property
+    def target(self) -> str:
+        return f"ssh://{self.user}@127.0.0.1:{self.port}"
+
+    def ssh_args(self, key: Path | None = None) -> list[str]:
+        return ["--target", self.target, "--ssh-key", str(key or self.key), "--known-hosts", str(self.known_hosts),
+                "--connect-timeout", "5"]
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """sshd -D on 127.0.0.1 with a generated host key and test key pair; only key auth; killed at the end."""
+    binary = shutil.which("sshd") or "/usr/sbin/sshd"
+    assert os.path.exists(binary), "openssh-server is not installed (apt-get install openssh-server)"
+    d = tmp_path_factory.mktemp("sshd")
+    host_key = _keygen(d / "host_ed25519")
+    key = _keygen(d / "id_test")
+    wrong = _keygen(d / "id_wrong")
+    (d / "authorized_keys").write_text((d / "id_test.pub").read_text())
+    os.chmod(d / "authorized_keys", 0o600)
+    port = _free_port()
+    sftp = next((p for p in ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server",
+                             "/usr/lib/ssh/sftp-server") if os.path.exists(p)), "internal-sftp")
+    config = d / "sshd_config"
+    config.write_text("\n".join([
+        "ListenAddress 127.0.0.1",
+        f"Port {port}",
+        f"HostKey {host_key}",
+        f"AuthorizedKeysFile {d / 'authorized_keys'}",
+        f"PidFile {d / 'sshd.pid'}",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "UsePAM no",
+        "StrictModes no",
+        f"Subsystem sftp {sftp}",
+        "LogLevel ERROR",
+        "",
+    ]))
+    os.makedirs("/run/sshd", exist_ok=True)
+    log = open(d / "sshd.log", "w")
+    proc = subprocess.Popen([binary, "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"sshd did not start: {(d / 'sshd.log').read_text()}")
+            time.sleep(0.1)
+    known = d / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {(d / 'host_ed25519.pub').read_text()}")
+    import getpass
+
+    yield Sshd(port, key, wrong, known, getpass.getuser())
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()

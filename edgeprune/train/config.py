@@ -34,6 +34,7 @@ class TrainConfig:
     grad_clip: float = _f(0.0, "clip the global gradient norm to this value; 0 is off")
     seed: int = _f(0, "seed for weights' training noise (dropout), shuffling and numpy; same seed, same numbers")
     device: str = _f("cpu", "torch device: cpu, cuda or cuda:N (nothing requires a GPU)")
+    sync_bn: bool = _f(True, "under torchrun, normalise BatchNorm with the global batch's statistics (as one process would)")
     num_workers: int = _f(0, "DataLoader worker processes (0 loads in the main process)")
     eval_batch_size: int = _f(64, "batch size for evaluation and prediction")
     frr_target: float = _f(PAPER_FRR, "FRR fixed for the far_at_frr operating point (ICASSP paper: 1 - 0.9878)")

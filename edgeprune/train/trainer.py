@@ -26,6 +26,7 @@ from edgeprune.train.result import FitResult
 from edgeprune.train.schedule import LRSchedule
 from edgeprune.train.seeding import seed_all
 from edgeprune.train.sparsity import add_bn_l1_grad
+from edgeprune.train.syncbn import synced_batchnorm
 
 TASKS = ("binary", "multiclass")
 SPLITS = ("train", "dev", "test")
@@ -114,7 +115,8 @@ class Trainer:
         self.schedule = LRSchedule.from_config(cfg, lr, epochs)
         model = self.model.to(self.device)
         start = time.perf_counter()
-        with freeze(model, frozen) as frozen_mods:
+        sync = self.dist.active and cfg.sync_bn
+        with freeze(model, frozen) as frozen_mods, synced_batchnorm(model, enabled=sync):
             trainable = [p for p in model.parameters() if p.requires_grad]
             if not trainable:
                 raise EdgepruneError("nothing to train: every parameter is frozen")

@@ -70,3 +70,15 @@ def test_two_ranks_equal_one_rank_without_bn(tmp_path):
     for a, b in zip(r0["history"], history):
         assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-5)
         assert a["dev_loss"] == pytest.approx(b["dev_loss"], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_two_ranks_with_batchnorm_equal_one_rank(tmp_path):
+    r0, r1 = _run_two_ranks(True, tmp_path)
+    assert _max_diff(r0["state"], r1["state"]) == 0.0
+    assert r0["metrics"] == r1["metrics"]
+    state, metrics, _ = _train(True)
+    # BN normalises with the statistics of the whole global batch (gathered over ranks), running stats included
+    assert _max_diff(r0["state"], state) < 1e-4
+    for key in ("loss", "score", "far_at_frr"):
+        assert r0["metrics"][key] == pytest.approx(metrics[key], abs=1e-4), key

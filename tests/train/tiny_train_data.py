@@ -54,7 +54,7 @@ class TinyNet(nn.Module):
 
     def __init__(self, bn=True, dropout=0.0, classes=1):
         super().__init__()
-        self.conv = nn.Conv1d(40, 8, 3, padding=1)
+        self.conv = nn.Conv1d(40, 8, 3, padding=1, bias=not bn)  # a bias before BN has no gradient
         self.bn = nn.BatchNorm1d(8) if bn else nn.Identity()
         self.drop = nn.Dropout(dropout)
         self.lstm = nn.LSTM(8, 8, batch_first=True)

@@ -1,0 +1,52 @@
+"""The registry of data sources and the DataSpec parser: `name` or `name:PATH` -> a DataBundle."""
+
+from __future__ import annotations
+
+import importlib
+
+from edgeprune.data.assemble import build_bundle
+from edgeprune.data.bundle import DataBundle
+from edgeprune.errors import EdgepruneError
+from edgeprune.features.fbank import get_config
+from edgeprune.features.lips import LIP_SIZES
+
+# name -> (module, function). Wake-word sources return (raw splits, info, bad files); "digits" a bundle.
+SOURCES = {
+    "synth": ("edgeprune.data.synth", "open_synth"),
+    "folder": ("edgeprune.data.folder", "open_folder"),
+    "misp2021": ("edgeprune.data.misp2021", "open_misp2021"),
+    "digits": ("edgeprune.data.digits", "open_digits"),
+}
+WAKE_INPUTS = ("fbank", "lips")
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'folder:/data/x' -> ('folder', '/data/x'); 'synth' -> ('synth', '')."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise EdgepruneError(f"data spec must be a non-empty string like 'synth' or 'folder:PATH', got {spec!r}")
+    name, _, path = spec.strip().partition(":")
+    if name not in SOURCES:
+        raise EdgepruneError(f"unknown data source {name!r} in {spec!r}; choose one of {', '.join(SOURCES)}")
+    return name, path
+
+
+def open_data(spec, *, inputs=("fbank",), lip_size=88, seed=0, preset="default", skip_bad=False,
+              cache_dir=None, **sizes) -> DataBundle:
+    """Open a data source: `synth`, `folder:PATH`, `misp2021:PATH` or `digits` (see DESIGN.md)."""
+    name, path = parse_spec(spec)
+    inputs = tuple([inputs] if isinstance(inputs, str) else inputs)
+    module, func = SOURCES[name]
+    opener = getattr(importlib.import_module(module), func)
+    if name == "digits":
+        return opener(path, inputs=inputs, seed=seed, **sizes)
+    if not inputs or set(inputs) - set(WAKE_INPUTS):
+        raise EdgepruneError(f"{name} data provides the inputs fbank and lips; requested {list(inputs)}")
+    if "lips" in inputs and lip_size not in LIP_SIZES:
+        raise EdgepruneError(f"lip_size must be one of {LIP_SIZES}, got {lip_size}")
+    get_config(preset)
+    options = dict(inputs=inputs, lip_size=lip_size, seed=seed, cache_dir=cache_dir, **sizes)
+    if name != "synth":
+        options["skip_bad"] = skip_bad
+    raws, info, bad = opener(path, **options)
+    info = dict(info, spec=spec, lip_size=lip_size if "lips" in inputs else None)
+    return build_bundle(raws, inputs, preset, info, bad)

@@ -1,0 +1,102 @@
+"""`python -m edgeprune.device_bench` in the main venv: ONNX (onnxruntime) and TFLite (ai-edge-litert) models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+FAST = ["--warmup", "2", "--min-runs", "20", "--min-seconds", "0.05", "--block", "5"]
+
+
+def device_bench(*argv, cwd=None):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "edgeprune.device_bench", *map(str, argv)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def check_result(result: dict, min_runs: int = 20, min_seconds: float = 0.05) -> None:
+    """Invariants every device_bench result must satisfy."""
+    assert result["schema"] == "device_bench/1"
+    machine = result["machine"]
+    assert machine["usable_cores"] >= 1 and machine["logical_cores"] >= machine["usable_cores"]
+    assert machine["cpu_model"] and machine["os"] and machine["python"].count(".") == 2
+    counts = set()
+    for entry in result["models"]:
+        lat = entry["latency_ms"]
+        assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+        assert lat["min"] <= lat["mean"] <= lat["max"] and lat["std"] >= 0
+        assert lat["count"] >= min_runs and lat["count"] % result["settings"]["block"] == 0
+        assert lat["inferences_per_s"] == pytest.approx(1000 / lat["mean"])
+        if entry["stopped_by"] == "min_runs_and_min_seconds":
+            assert entry["measured_s"] >= min_seconds
+        assert entry["load_ms"] > 0 and entry["first_run_ms"] > 0
+        assert entry["runtime_version"] == result["runtimes"][entry["runtime"]]
+        assert entry["memory_mib"]["rss_after_first_run"] <= result["peak_rss_mib"]
+        counts.add(lat["count"])
+    assert len(counts) == 1  # interleaved: every model ran the same number of blocks
+
+
+def test_onnx_and_tflite_side_by_side(tiny_onnx, tiny_tflite, tmp_path):
+    import ai_edge_litert
+    import onnxruntime
+
+    out = tmp_path / "r.json"
+    proc = device_bench(tiny_onnx, tiny_tflite, *FAST, "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    check_result(result)
+    onnx_entry, tflite_entry = result["models"]
+    assert (onnx_entry["runtime"], tflite_entry["runtime"]) == ("ort", "litert")
+    assert result["runtimes"] == {"ort": onnxruntime.__version__, "litert": ai_edge_litert.__version__}
+    assert onnx_entry["inputs"] == [{"name": "fbank", "shape": [1, 40, 32], "dtype": "float32", "dynamic_axes": []}]
+    assert tflite_entry["inputs"][0]["shape"] == [1, 40, 32] and tflite_entry["inputs"][0]["dtype"] == "float32"
+    assert onnx_entry["metadata"] == {"params": "2000", "macs": "50000"}
+    assert onnx_entry["outputs"][0]["name"] == "logit"
+    assert result["settings"]["threads"] == 1 and result["settings"]["interleaved"] is True
+    # The table names both models and the JSON file is the only thing written.
+    assert "tiny.onnx" in proc.stdout and "tiny.tflite" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_json_to_stdout_and_threads_all(tiny_onnx):
+    proc = device_bench(tiny_onnx, *FAST, "--threads", "all", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    check_result(result)
+    assert result["models"][0]["threads"] == len(os.sched_getaffinity(0))
+
+
+def test_dynamic_axes_need_a_shape(tmp_path, make_onnx):
+    model = make_onnx(tmp_path / "dyn.onnx", dynamic=True)
+    proc = device_bench(model, *FAST, "--shape", "fbank=2,40,50", "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    entry = json.loads(proc.stdout)["models"][0]
+    assert entry["inputs"][0]["shape"] == [2, 40, 50] and entry["inputs"][0]["dynamic_axes"] == [0, 2]
+    # Without --shape the dynamic axes are 1: a 3-tap convolution cannot run on one frame.
+    proc = device_bench(model, *FAST)
+    assert proc.returncode == 4
+    assert proc.stderr.strip().count("\n") == 0 and "inference failed with ort" in proc.stderr
+
+
+def test_model_that_does_not_load(garbage_onnx):
+    proc = device_bench(garbage_onnx, *FAST)
+    assert proc.returncode == 4
+    line = proc.stderr.strip()
+    assert "\n" not in line and line.startswith(f"device_bench: error: cannot load {garbage_onnx} with onnxruntime")
+
+
+@pytest.mark.parametrize("argv,code,message", [
+    (["missing.onnx"], 2, "model file not found: missing.onnx"),
+    (["{onnx}", "--runtime", "litert"], 2, "runtime 'litert' cannot run a .onnx model"),
+    (["{onnx}", "--threads", "0.5"], 2, "bad thread count '0.5'"),
+    (["{onnx}", "--min-runs", "0"], 2, "min-runs and block >= 1"),
+    (["{onnx}", "--shape", "fbank"], 2, "bad --shape 'fbank'"),
+    (["{tflite}", "--runtime", "tflite-runtime"], 3, "runtime 'tflite-runtime' is not available"),
+])
+def test_bad_input_is_one_line(argv, code, message, tiny_onnx, tiny_tflite, tmp_path):
+    argv = [a.format(onnx=tiny_onnx, tflite=tiny_tflite) for a in argv]
+    proc = device_bench(*FAST, *argv, cwd=tmp_path)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr

@@ -69,6 +69,12 @@ class LipMobileNetV2(nn.Module):
             layers.append(conv_bn_act(in_ch, embed_dim, 1))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
+        for m in self.modules():  # torchvision's MobileNetV2 initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def embedding_dim(self) -> int:
         """Current embedding width, read from the last conv's weight (for building layers on top)."""

@@ -46,6 +46,9 @@ class ResNet18Trunk(nn.Module):
             layers.append(nn.Sequential(*stage))
             in_ch = width
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        for m in self.modules():  # the MISP2021 baseline's init: N(0, 2 / (k * k * out_channels))
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
 
     def forward(self, x):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))

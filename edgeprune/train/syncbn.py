@@ -11,8 +11,24 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
-from torch.distributed.nn.functional import all_reduce
+import torch.distributed as dist
 from torch.nn.modules.batchnorm import _BatchNorm
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """all-reduce (sum) whose gradient is the all-reduced gradient: every rank's loss reaches every rank's input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = grad.clone()
+        dist.all_reduce(g)
+        return g
 
 
 def _global_batch_norm(self: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
@@ -23,7 +39,7 @@ def _global_batch_norm(self: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     dims = [0, *range(2, x.dim())]
     xd = x.double()
     count = torch.tensor([x.numel() / c], dtype=torch.float64, device=x.device)
-    stats = all_reduce(torch.cat([xd.sum(dims), (xd * xd).sum(dims), count]))  # differentiable sum over ranks
+    stats = _SumOverRanks.apply(torch.cat([xd.sum(dims), (xd * xd).sum(dims), count]))  # differentiable sum over ranks
     n = stats[-1]
     mean = stats[:c] / n
     var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)

@@ -1,0 +1,109 @@
+"""Candidate groups: the dependency graph's coupled channel sets, in original indices, with why others are left alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch.nn as nn
+import torch_pruning as tp
+
+from edgeprune.pruning import layers
+
+
+@dataclass
+class Item:
+    """One layer axis touched by a group: channel `idxs[j]` of `name` goes with root channel `root_idxs[j]`."""
+
+    name: str
+    module: nn.Module
+    kind: str  # "out" (the layer produces the channel, or its axis is tied: BN, depthwise) or "in"
+    idxs: np.ndarray
+    root_idxs: np.ndarray
+
+    def select(self, roots: np.ndarray) -> list[int]:
+        """The layer channels that go when root channels `roots` go."""
+        return sorted(set(self.idxs[np.isin(self.root_idxs, roots)].tolist()))
+
+
+@dataclass
+class Group:
+    root: str
+    width: int
+    items: list[Item]
+    reason: str | None = None  # set when the group is not a candidate
+    coupled: bool = False
+    opaque: list[str] = field(default_factory=list)  # graph nodes the channels pass through unseen
+
+    @property
+    def producers(self) -> list[Item]:
+        """Layers whose output filters create the channel (not BN, not depthwise)."""
+        return [it for it in self.items if it.kind == "out" and isinstance(it.module, layers.ROOT_TYPES)
+                and not layers.is_depthwise(it.module)]
+
+
+def _kind(dep, module) -> str:
+    if not layers.supported(module):
+        return "out"
+    pruner = layers.pruner_of(module)
+    return "out" if dep.handler.__func__ is type(pruner).prune_out_channels else "in"
+
+
+def collect(dg, model: nn.Module, ignored: set[int], opaque_nodes: dict) -> list[Group]:
+    """All groups rooted at conv/linear/LSTM layers, each with `reason` set when it may not be cut.
+
+    `ignored` holds id() of user-ignored modules; `opaque_nodes` maps graph nodes through which
+    channel indices cannot be followed to a description (see reshape.py / concat.py).
+    """
+    names = {m: n for n, m in model.named_modules()}
+    out = []
+    for g in dg.get_all_groups(root_module_types=layers.ROOT_TYPES):
+        root_module = g[0].dep.target.module
+        items, reason, opaque = [], None, []
+        for gi in g:
+            dep = gi.dep
+            target = dep.target
+            mod = target.module
+            if target in opaque_nodes:
+                opaque.append(opaque_nodes[target])
+            if isinstance(mod, tp.ops._OutputOp):
+                reason = reason or "its channels are model outputs"
+                continue
+            if isinstance(mod, nn.Parameter):
+                reason = reason or f"a raw nn.Parameter ({dg._param_to_name.get(mod, 'unnamed')}) the graph cannot see through"
+                continue
+            is_layer = isinstance(mod, nn.Module) and mod in names
+            if target in dg.edgeprune_outputs and (not is_layer or _kind(dep, mod) == "out"):
+                reason = reason or "its channels are model outputs"
+            if not is_layer:
+                continue  # torch-pruning's dummy ops (concat, reshape, element-wise)
+            name = names[mod]
+            if not layers.supported(mod):
+                reason = reason or f"layer {name!r} ({type(mod).__name__}) is not supported by the pruner"
+                continue
+            if id(mod) in ignored:
+                reason = reason or f"touches ignored layer {name!r}"
+            items.append(Item(name, mod, _kind(dep, mod), np.asarray(gi.idxs, dtype=np.int64),
+                              np.asarray(gi.root_idxs, dtype=np.int64)))
+        root = names.get(root_module, "?")
+        width = layers.pruner_of(root_module).get_out_channels(root_module) if layers.supported(root_module) else 0
+        group = Group(root=root, width=int(width or 0), items=items, reason=reason, opaque=opaque)
+        group.coupled = len(group.producers) >= 2
+        if group.reason is None and opaque:
+            group.reason = opaque[0]
+        if group.reason is None:
+            group.reason = _range_problem(group)
+        if group.reason is None and isinstance(root_module, nn.LSTM) and root_module.bidirectional:
+            group.reason = f"hidden units of bidirectional LSTM {root!r} are not pruned (output holds both directions)"
+        out.append(group)
+    return out
+
+
+def _range_problem(group: Group) -> str | None:
+    """A mapping that points outside a layer means the graph misread the model: refuse that group."""
+    for it in group.items:
+        out, inp = layers.widths(it.module)
+        limit = out if it.kind == "out" else inp
+        if len(it.idxs) and (it.idxs.min() < 0 or it.idxs.max() >= limit):
+            return f"the graph maps channels outside layer {it.name!r} ({it.kind} width {limit})"
+    return None

@@ -41,6 +41,7 @@ class SlimConfig:
     method: str = _f("cplr", "pruning method: cplr (seed 002), cp (network slimming, one shot), "
                      "lth (seed 003), lth-if (seed 001)", METHOD_NAMES)
     model: str = _f(None, f"zoo model name (default {DEFAULT_MODEL}: the small TV audio model, minutes on 2 cores)")
+    model_cfg: dict = _f(None, "zoo model config overrides as a JSON object, e.g. '{\"lstm_hidden\": 64}'")
     data: str = _f("synth", "data SPEC: synth, misp2021:PATH or folder:PATH")
     target_wsr: float = _f(0.5, "target weight sparsity ratio 1 - params/params_dense; the run stops there")
     out: str = _f(None, "run directory (default runs/<method>-<model>-<data>)")
@@ -83,7 +84,7 @@ class SlimConfig:
                      "end (seed 001 2.2); auto = on for lth-if on models with a lip encoder and an audio input",
                      ("auto", "on", "off"))
     stage_target: float = _f(None, "staged: WSR of the lip encoder's own params in stage 1 (default --target-wsr)")
-    data_size: int = _f(None, "synth: number of training clips (default: the data module's)")
+    data_size: int = _f(None, "synth: number of training clips; dev and test get a third of it each (default: the data module's sizes)")
     progress: bool = _f(True, "show progress bars (off when EDGEPRUNE_NO_PROGRESS=1)")
 
     # ------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""Method: the interface every pruning schedule implements (start, one round, finish), with the two cuts
+they share: physical channel removal through ChannelPruner and unstructured magnitude masks."""
+
+from __future__ import annotations
+
+from edgeprune.methods import masks as M
+from edgeprune.methods.context import Context, modules_outside, modules_under
+from edgeprune.methods.state import RoundState
+from edgeprune.methods.stopping import Stage
+
+
+class Method:
+    """A pruning schedule. Subclasses set `name` and implement `start` and `retrain`."""
+
+    name = ""
+
+    def __init__(self, ctx: Context):
+        from edgeprune.methods.staged import plan_stages
+
+        self.ctx = ctx
+        self.cfg = ctx.cfg
+        self.stages: list[Stage] = plan_stages(ctx)
+
+    # -- the schedule's knobs -------------------------------------------
+    def per_round(self) -> float:
+        return self.cfg.per_round
+
+    def max_rounds(self) -> int:
+        return self.cfg.max_rounds
+
+    def granularity(self) -> str:
+        return self.cfg.granularity
+
+    # -- steps ----------------------------------------------------------
+    def start(self) -> tuple[RoundState, object]:
+        """Round 0: build and train the dense model -> (state, theta0 model or None)."""
+        raise NotImplementedError
+
+    def round(self, state: RoundState, n: int, amount: float, stage: Stage, stage_index: int) -> tuple[RoundState, dict]:
+        """Round n: cut `amount`, then retrain -> (state, info for metrics.json)."""
+        if stage_index != state.stage:
+            state = state.replace(stage=stage_index)
+        state, info = self.cut(state, amount, stage)
+        state, fit = self.retrain(state, n, stage)
+        info["fit"] = fit
+        return state, info
+
+    def retrain(self, state: RoundState, n: int, stage: Stage) -> tuple[RoundState, dict | None]:
+        raise NotImplementedError
+
+    def finish(self, state: RoundState) -> tuple[RoundState, dict | None]:
+        """The final fine-tune (finetune_epochs at finetune_lr, or the last round's rate)."""
+        c = self.cfg
+        lr = c.finetune_lr if c.finetune_lr is not None else state.lr
+        l1 = c.l1 if c.finetune_l1 else 0.0
+        fit = self.ctx.fit(state.model, "final", epochs=c.finetune_epochs, lr=lr, l1_bn=l1, masks=state.masks,
+                           frozen=self.frozen(state), desc="fine-tune")
+        return state.replace(lr=lr if fit else state.lr), fit
+
+    def frozen(self, state: RoundState) -> tuple[str, ...]:
+        """Module prefixes not trained (the finished stages' parts)."""
+        return tuple(self.stages[min(state.stage, len(self.stages) - 1)].frozen)
+
+    # -- the cuts -------------------------------------------------------
+    def importance(self) -> str:
+        return self.cfg.importance
+
+    def cut(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
+        if self.granularity() == "weight":
+            return self.cut_weights(state, amount, stage)
+        return self.cut_channels(state, amount, stage)
+
+    def cut_channels(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
+        """Remove channels physically from state.model (in place) with ChannelPruner."""
+        model = state.model
+        ignored = list(modules_under(model, stage.ignored))
+        if stage.part is not None:
+            ignored += modules_outside(model, (stage.part,))
+        pruner = self.ctx.pruner(model, importance=self.importance(), scope=self.cfg.scope, ignored=sorted(set(ignored)))
+        report = pruner.prune(amount, unit=self.cfg.per_round_unit)
+        rep = report.to_dict()
+        history = list(state.history) + list(rep.get("history") or [])
+        info = {"cut": {k: rep.get(k) for k in ("amount", "unit", "achieved", "reached", "note", "params_before",
+                                                "params_after", "macs_before", "macs_after", "max_diff")},
+                "layers": rep.get("layers"), "untouched": rep.get("untouched")}
+        return state.replace(history=history), info
+
+    def cut_weights(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
+        """Mask `amount` of the surviving weights of the stage's part by magnitude (layer-wise or global)."""
+        model = state.model
+        exclude = tuple(stage.ignored) + tuple(stage.frozen)
+        weights = M.prunable_weights(model, exclude=exclude)
+        if stage.part is not None:
+            weights = {k: v for k, v in weights.items() if k.startswith(stage.part + ".")}
+        old = state.masks if state.masks is not None else M.full_masks(M.prunable_weights(model))
+        new = M.magnitude_masks(weights, amount, self.cfg.scope, {k: old[k] for k in weights})
+        masks = dict(old)
+        masks.update(new)
+        M.apply_masks(model, masks)
+        before = M.masked_count(old)
+        after = M.masked_count(masks)
+        info = {"cut": {"amount": amount, "unit": "weights", "scope": self.cfg.scope,
+                        "masked_before": before, "masked_after": after}}
+        return state.replace(masks=masks), info

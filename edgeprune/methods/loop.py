@@ -1,0 +1,104 @@
+"""The round loop every method shares: claim the run directory, skip what is done, resume after the last
+complete round, cut and retrain round by round until a stop rule fires, fine-tune, write final/."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from edgeprune.methods.config import SlimConfig
+from edgeprune.methods.context import Context, resolve
+from edgeprune.methods.evaluation import measure
+from edgeprune.methods.rundir import RunDir, read_json
+from edgeprune.methods.schedule import rounds_to_target
+from edgeprune.methods.seeding import seed_step
+from edgeprune.methods.state import read_state, write_state
+from edgeprune.methods.stopping import decide
+
+
+def progress_on(cfg: SlimConfig) -> bool:
+    return bool(cfg.progress) and os.environ.get("EDGEPRUNE_NO_PROGRESS", "") != "1"
+
+
+def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
+    """Run (or resume, or return) the slim run of `cfg` -> {"out", "status", "final": metrics or None}.
+
+    `stop_after`: return after writing that round (what an interrupted run leaves behind; for tests).
+    """
+    cfg = resolve(cfg)
+    rd = RunDir(cfg.out)
+    rd.claim(cfg.to_dict(), identity_keys=cfg.identity().keys())
+    if rd.finished():
+        return {"out": str(rd.path), "status": "already finished", "final": read_json(rd.final_path / "metrics.json")}
+    ctx = Context(cfg)
+    method = methods[cfg.method](ctx)
+    stages = method.stages
+    device = cfg.device
+
+    if rd.last_round() is None:
+        t0 = time.perf_counter()
+        seed_step(cfg.seed, 0)
+        state, theta0 = method.start()
+        state.model.to(device)
+        metrics = measure(ctx, state, step=0, stages=stages,
+                          extra={"round": 0, "removed": 0, "stage_name": stages[0].name, "wall_s": time.perf_counter() - t0,
+                                 "fit": state.extra.pop("fit", None), "ticket": state.extra.get("ticket")})
+        with rd.writing("round_000") as tmp:
+            write_state(tmp, state, metrics, theta0=theta0, method=cfg.method, round=0)
+    rounds = rd.round_metrics()
+    resumed_at = len(rounds)
+    if stop_after is not None and rounds[-1]["round"] >= stop_after:
+        return {"out": str(rd.path), "status": f"stopped after round {rounds[-1]['round']}", "final": None}
+
+    from tqdm.auto import tqdm
+
+    planned = sum(rounds_to_target(st.target, method.per_round()) for st in stages)
+    bar = tqdm(total=max(planned, len(rounds) - 1), initial=len(rounds) - 1, desc=f"{cfg.method} rounds",
+               disable=not progress_on(cfg), unit="round")
+    while True:
+        d = decide(rounds, stages, method.per_round(), last_cut=cfg.last_cut, max_rounds=method.max_rounds(),
+                   tolerance=cfg.tolerance)
+        if d.stop is not None:
+            break
+        n = int(rounds[-1]["round"]) + 1
+        state = read_state(rd.round_path(n - 1), device)  # the disk is the truth: resuming equals not stopping
+        t0 = time.perf_counter()
+        seed_step(cfg.seed, n)
+        state, info = method.round(state, n, d.amount, stages[d.stage], d.stage)
+        state.model.to(device)
+        metrics = measure(ctx, state, step=n, stages=stages,
+                          extra={"round": n, "removed": rounds[-1]["params"] - _live(ctx, state),
+                                 "wall_s": time.perf_counter() - t0, "stage_name": stages[d.stage].name, **info})
+        with rd.writing(f"round_{n:03d}") as tmp:
+            write_state(tmp, state, metrics, method=cfg.method, round=n)
+        rounds.append(metrics)
+        bar.update(1)
+        bar.set_postfix(wsr=f"{metrics['wsr']:.3f}", score=f"{metrics['dev'].get('score', float('nan')):.4f}")
+        if stop_after is not None and n >= stop_after:
+            bar.close()
+            return {"out": str(rd.path), "status": f"stopped after round {n}", "final": None}
+    bar.close()
+
+    base = d.base_round if d.base_round is not None else int(rounds[-1]["round"])
+    state = read_state(rd.round_path(base), device)
+    t0 = time.perf_counter()
+    seed_step(cfg.seed, "final")
+    state, fit = method.finish(state)
+    state.model.to(device)
+    metrics = measure(ctx, state, step="final", stages=stages,
+                      extra={"round": "final", "from_round": base, "stage_name": stages[state.stage].name, "stop_reason": d.stop, "fit": fit,
+                             "wall_s": time.perf_counter() - t0,
+                             "total_wall_s": sum(r.get("wall_s", 0.0) for r in rounds) + time.perf_counter() - t0,
+                             "resumed_at_round": resumed_at})
+    from edgeprune.report import write_report
+
+    with rd.writing("final") as tmp:
+        write_state(tmp, state, metrics, method=cfg.method, round="final", wsr=metrics["wsr"])
+        write_report([rd.path], tmp, final_dir=tmp)
+    return {"out": str(rd.path), "status": "finished", "final": metrics}
+
+
+def _live(ctx, state) -> int:
+    from edgeprune.methods.evaluation import live_params
+
+    return live_params(state.model, state.masks)

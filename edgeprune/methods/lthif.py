@@ -1,0 +1,23 @@
+"""LTH-IF (seed 001, Algorithm 1): E epochs first, then after every iteration a magnitude cut on the current
+trained weights and one more epoch from those weights (iterative fine-tuning, no rewinding)."""
+
+from __future__ import annotations
+
+from edgeprune.methods.base import Method
+from edgeprune.methods.state import RoundState
+
+
+class LTHIF(Method):
+    name = "lth-if"
+
+    def start(self):
+        c = self.cfg
+        model = self.ctx.build()
+        fit = self.ctx.fit(model, 0, epochs=c.first_epochs, lr=c.lr, desc="iteration 1")
+        return RoundState(model=model, lr=c.lr, extra={"fit": fit}), None
+
+    def retrain(self, state, n, stage):
+        c = self.cfg
+        fit = self.ctx.fit(state.model, n, epochs=c.iter_epochs, lr=c.lr, masks=state.masks,
+                           frozen=self.frozen(state), desc=f"iteration {n + 1}")
+        return state, fit

@@ -1,0 +1,77 @@
+"""The stop rules of the round loop, as a pure function of the saved round metrics: what the next round
+cuts (and in which stage), or why the loop stops and which round the final model starts from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgeprune.methods.schedule import round_cut
+
+#: A stage counts as done when its WSR is within this of the target (channel cuts are discrete).
+REACH_SLACK = 0.005
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pruning stage: `part` is the module prefix whose own params measure the stage's WSR (None: the
+    whole model); `ignored` are module prefixes left unpruned; `frozen` those not trained."""
+
+    name: str
+    target: float
+    part: str | None = None
+    ignored: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    stop: str | None  # why the loop stops; None: run another round
+    stage: int = 0  # stage of the next round
+    amount: float = 0.0  # fraction of the current params (or of each group, layer-wise) to cut
+    base_round: int | None = None  # when stopping: the round the final model starts from
+
+
+def score_of(metrics: dict) -> float:
+    """The dev Score of a round (lower is better); 1 - accuracy for multiclass models."""
+    dev = metrics.get("dev") or {}
+    if "score" in dev:
+        return float(dev["score"])
+    if "accuracy" in dev:
+        return 1.0 - float(dev["accuracy"])
+    return math.nan
+
+
+def decide(rounds: list[dict], stages: list[Stage], per_round: float, *, last_cut: str = "clip",
+           max_rounds: int = 60, tolerance: float | None = None) -> Decision:
+    """Next step after the saved `rounds` (round 0 first; each has round, stage, part_wsr, removed, dev)."""
+    if not rounds:
+        raise ValueError("decide() needs round 0")
+    last = rounds[-1]
+    n = int(last["round"])
+    if tolerance is not None and n > 0:
+        limit = score_of(rounds[0]) + tolerance
+        if not score_of(last) <= limit:
+            good = [r for r in rounds if score_of(r) <= limit]
+            base = int(good[-1]["round"]) if good else 0
+            return Decision(stop=f"dev Score {score_of(last):.4f} is worse than the dense "
+                                 f"{score_of(rounds[0]):.4f} by more than {tolerance}; keeping round {base}",
+                            base_round=base)
+    stage = int(last.get("stage", 0))
+    stalled = n > 0 and int(last.get("removed", 1)) <= 0
+    while stage < len(stages):
+        st = stages[stage]
+        wsr_now = float(last["part_wsr"][st.name])
+        if wsr_now >= st.target - REACH_SLACK or (stalled and int(last.get("stage", 0)) == stage):
+            stage += 1
+            continue
+        break
+    if stage >= len(stages):
+        reason = "a round removed nothing more" if stalled and float(
+            last["part_wsr"][stages[-1].name]) < stages[-1].target - REACH_SLACK else "target WSR reached"
+        return Decision(stop=reason, stage=len(stages) - 1, base_round=n)
+    if n >= max_rounds:
+        return Decision(stop=f"max rounds ({max_rounds}) reached", stage=stage, base_round=n)
+    st = stages[stage]
+    amount = round_cut(float(last["part_wsr"][st.name]), st.target, per_round, last_cut)
+    return Decision(stop=None, stage=stage, amount=amount)

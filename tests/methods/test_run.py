@@ -1,0 +1,69 @@
+"""End to end on tiny synth runs: the run directory, resume equal to an uninterrupted run, skip when
+finished, refusal of a different command, reports; one test per method family."""
+
+import json
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from edgeprune.errors import EdgepruneError
+from edgeprune.methods import run
+from edgeprune.methods.config import SlimConfig
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(data_size=48, epochs=1, first_epochs=1, batch_size=16, lr=1e-3)
+
+
+def weights(path):
+    return load_file(str(path / "model.safetensors"))
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_lthif_weight_run_dir_resume_skip_refuse(tmp_path):
+    cfg = dict(method="lth-if", granularity="weight", target_wsr=0.15, per_round=0.06, **TINY)
+    full = run(SlimConfig(out=str(tmp_path / "full"), **cfg))
+    assert full["status"] == "finished"
+    d = tmp_path / "full"
+    rounds = sorted(p.name for p in d.glob("round_*"))
+    assert rounds == ["round_000", "round_001", "round_002", "round_003"]
+    for r in rounds + ["final"]:
+        assert {"model.safetensors", "arch.json", "metrics.json"} <= {p.name for p in (d / r).iterdir()}
+    m = json.loads((d / "final" / "metrics.json").read_text())
+    assert m["wsr"] == pytest.approx(0.15, abs=0.005)
+    masks = load_file(str(d / "final" / "masks.safetensors"))
+    w = weights(d / "final")
+    assert all(torch.all(w[k][masks[k] == 0] == 0) for k in masks)  # masked weights are zero
+    assert m["params"] == m["params_dense"] - sum(int((v == 0).sum()) for v in masks.values())
+    assert "no faster" in m["note"]
+    cfgjson = json.loads((d / "config.json").read_text())
+    assert cfgjson["per_round"] == 0.06 and cfgjson["scope"] == "layerwise" and cfgjson["importance"] == "l1"
+    for name in ("report.json", "report.md", "curves.png"):
+        assert (d / "final" / name).stat().st_size > 0
+
+    # interrupted after round 1, then the same command again: same final model as the uninterrupted run
+    part = run(SlimConfig(out=str(tmp_path / "part"), **cfg), stop_after=1)
+    assert part["status"] == "stopped after round 1" and not (tmp_path / "part" / "final").exists()
+    assert sorted(p.name for p in (tmp_path / "part").glob("round_*")) == ["round_000", "round_001"]
+    resumed = run(SlimConfig(out=str(tmp_path / "part"), **cfg))
+    assert resumed["status"] == "finished" and resumed["final"]["resumed_at_round"] == 2
+    assert_same_weights(tmp_path / "full" / "final", tmp_path / "part" / "final")
+
+    # finished: returns at once, writes nothing
+    before = (d / "final" / "metrics.json").stat().st_mtime_ns
+    t0 = time.perf_counter()
+    again = run(SlimConfig(out=str(d), **cfg))
+    assert again["status"] == "already finished" and time.perf_counter() - t0 < 5
+    assert (d / "final" / "metrics.json").stat().st_mtime_ns == before
+
+    # a different command on the same folder is refused, naming the difference
+    with pytest.raises(EdgepruneError, match=r"holds a different run: .*target_wsr=0.15 \(now 0.3\)"):
+        run(SlimConfig(out=str(d), **dict(cfg, target_wsr=0.3)))

@@ -77,7 +77,12 @@ def collect(root: Path, dev_fraction: float, test_fraction: float) -> dict:
     return out
 
 
-def load_split(items, split, *, want_lips, lip_size, clip_s, skip_bad, bad) -> RawSplit:
+def folder_lip_path(wav: Path, base: Path) -> Path:
+    return base / "lips" / f"{wav.stem}.npy"
+
+
+def load_split(items, split, *, want_lips, lip_size, clip_s, skip_bad, bad, lip_path=folder_lip_path) -> RawSplit:
+    """Read (wav, label, base) items into a RawSplit; `lip_path(wav, base)` locates a clip's lip npy."""
     length = int(round(clip_s * SAMPLE_RATE))
     n_video = lip_frames_for(clip_s)
     waves, labels, snrs, ids, lips = [], [], [], [], []
@@ -87,7 +92,7 @@ def load_split(items, split, *, want_lips, lip_size, clip_s, skip_bad, bad) -> R
             x = read_wav(wav)
             frames = None
             if want_lips:
-                npy = base / "lips" / f"{wav.stem}.npy"
+                npy = lip_path(wav, base)
                 if not npy.exists():
                     raise EdgepruneError(f"{wav}: no lip frames {npy} (the inputs include lips)")
                 try:

@@ -1,0 +1,156 @@
+"""`edgeprune bench --target ssh://...` against a real sshd on 127.0.0.1, and the target parser."""
+
+import json
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from edgeprune.errors import EdgepruneError
+from edgeprune.remote import SshOptions, SshTarget, parse_target, remote_python_word
+
+FAST = ["--warmup", "2", "--min-runs", "20", "--min-seconds", "0.05", "--block", "5"]
+
+
+def test_parse_target():
+    assert parse_target("local") is None
+    assert parse_target("ssh://root@127.0.0.1:2222") == SshTarget("127.0.0.1", "root", 2222)
+    assert parse_target("ssh://pi@raspberrypi.local") == SshTarget("raspberrypi.local", "pi", None)
+    assert parse_target("ssh://board") == SshTarget("board", None, None)
+    t = parse_target("ssh://pi@[::1]:22")
+    assert (t.host, t.destination(), t.scp_prefix(), str(t)) == ("::1", "pi@::1", "pi@[::1]:", "ssh://pi@[::1]:22")
+
+
+@pytest.mark.parametrize("text", [
+    "pi@board", "http://pi@board", "ssh://pi@board:99999", "ssh://pi@board:0", "ssh://pi@board:x",
+    "ssh://pi@board/tmp", "ssh://pi:secret@board", "ssh://-oProxyCommand=touch@board", "ssh://pi@-oProxyCommand",
+    "ssh://p i@board", "ssh://pi@bo;ard", "ssh://pi@", "ssh://pi@board?x=1",
+])
+def test_parse_target_rejects(text):
+    with pytest.raises(EdgepruneError, match="bad --target"):
+        parse_target(text)
+
+
+def test_remote_python_word_is_one_quoted_word():
+    assert remote_python_word("/usr/bin/python3") == "/usr/bin/python3"
+    assert remote_python_word("~/venv/bin/python") == '"$HOME"/venv/bin/python'
+    assert remote_python_word("/x/a b;rm -rf y/python") == "'/x/a b;rm -rf y/python'"
+    with pytest.raises(EdgepruneError):
+        remote_python_word("")
+
+
+def test_ssh_options_are_checked(tmp_path):
+    common = SshOptions(known_hosts=str(tmp_path / "kh"), extra=("Compression=no",)).common()
+    assert common[:2] == ["-o", "BatchMode=yes"] and "StrictHostKeyChecking=accept-new" in common
+    assert f"UserKnownHostsFile={tmp_path / 'kh'}" in common and "Compression=no" in common
+    for bad in (SshOptions(key=str(tmp_path / "nokey")), SshOptions(strict_host_key_checking="maybe"),
+                SshOptions(extra=("-oProxyCommand=x",)), SshOptions(connect_timeout=0)):
+        with pytest.raises(EdgepruneError):
+            bad.common()
+
+
+@pytest.fixture
+def remote_tmp(tmp_path):
+    """The board's temporary base folder (empty before and, after every run, empty again)."""
+    path = tmp_path / "board tmp"
+    path.mkdir()
+    return path
+
+
+def one_error_line(proc) -> str:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    line = proc.stderr.strip()
+    assert "\n" not in line and line.startswith("edgeprune bench: error: "), proc.stderr
+    return line
+
+
+def test_remote_bench_returns_json_and_cleans_up(sshd, board_python, tiny_onnx, tiny_tflite, remote_tmp,
+                                                 tmp_path, edgeprune_bench):
+    out = tmp_path / "remote.json"
+    proc = edgeprune_bench(str(tiny_onnx), str(tiny_tflite), *sshd.ssh_args(), "--strict-host-key-checking", "yes",
+                           "--remote-python", str(board_python), "--remote-tmp", str(remote_tmp), *FAST,
+                           "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    bench = report["bench"]
+    assert report["target"] == sshd.target and bench["remote"]["target"] == sshd.target
+    assert bench["remote"]["python"] == str(board_python)
+    folder = bench["remote"]["folder"]
+    assert folder.startswith(str(remote_tmp) + "/edgeprune-bench.")
+    assert list(remote_tmp.iterdir()) == []  # the remote folder is gone
+    assert [m["path"] for m in bench["models"]] == [str(tiny_onnx), str(tiny_tflite)]
+    assert [m["remote_path"] for m in bench["models"]] == ["m0.onnx", "m1.tflite"]
+    assert bench["runtimes"]["tflite-runtime"] == "2.14.0" and bench["machine"]["numpy"].startswith("1.")
+    for entry in bench["models"]:
+        lat = entry["latency_ms"]
+        assert lat["count"] >= 20 and lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert report["comparison"][0]["params"] == 2000 and report["comparison"][1]["params"] is None
+
+
+def test_unreachable_host(tiny_onnx, remote_tmp, edgeprune_bench, sshd):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    start = time.monotonic()
+    proc = edgeprune_bench(str(tiny_onnx), "--target", f"ssh://root@127.0.0.1:{port}", "--ssh-key", str(sshd.key),
+                           "--connect-timeout", "5", "--known-hosts", str(sshd.known_hosts), timeout=60)
+    line = one_error_line(proc)
+    assert f"cannot reach ssh://root@127.0.0.1:{port}" in line and "refused" in line.lower()
+    assert time.monotonic() - start < 60
+
+
+def test_refused_authentication(sshd, board_python, tiny_onnx, remote_tmp, edgeprune_bench):
+    proc = edgeprune_bench(str(tiny_onnx), *sshd.ssh_args(key=sshd.wrong_key), "--remote-python",
+                           str(board_python), "--remote-tmp", str(remote_tmp), timeout=60)
+    line = one_error_line(proc)
+    assert f"authentication refused by {sshd.target} with key {sshd.wrong_key}" in line
+    assert "Permission denied" in line
+    assert list(remote_tmp.iterdir()) == []
+
+
+def test_no_runtime_on_the_board(sshd, bare_python, tiny_onnx, remote_tmp, edgeprune_bench):
+    proc = edgeprune_bench(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(bare_python),
+                           "--remote-tmp", str(remote_tmp), *FAST, timeout=60)
+    line = one_error_line(proc)
+    assert line == f"edgeprune bench: error: on {sshd.target}: numpy is not installed for {bare_python} " \
+                   "(pip install numpy)"
+    assert list(remote_tmp.iterdir()) == []
+
+
+def test_missing_remote_python(sshd, tiny_onnx, remote_tmp, edgeprune_bench):
+    proc = edgeprune_bench(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", "/nonexistent/python",
+                           "--remote-tmp", str(remote_tmp), timeout=60)
+    assert one_error_line(proc).endswith(f"remote python not found on {sshd.target}: /nonexistent/python")
+    assert list(remote_tmp.iterdir()) == []
+
+
+def test_model_that_does_not_load_on_the_board(sshd, board_python, garbage_onnx, remote_tmp, edgeprune_bench):
+    proc = edgeprune_bench(str(garbage_onnx), *sshd.ssh_args(), "--remote-python", str(board_python),
+                           "--remote-tmp", str(remote_tmp), *FAST, timeout=60)
+    line = one_error_line(proc)
+    assert line.startswith(f"edgeprune bench: error: on {sshd.target}: cannot load {garbage_onnx} with onnxruntime")
+    assert list(remote_tmp.iterdir()) == []
+
+
+def test_shell_metacharacters_are_quoted_not_run(sshd, board_python, tiny_onnx, tmp_path, edgeprune_bench):
+    work = tmp_path / "w $(touch INJECTED1) `touch INJECTED2`"
+    work.mkdir()
+    model = work / "a b;cd;touch INJECTED3;'$(cd;touch INJECTED4)'.onnx"
+    shutil.copyfile(tiny_onnx, model)
+    board_tmp = tmp_path / "t;cd;touch INJECTED5;x"  # `cd` alone: an injected touch lands in $HOME
+    board_tmp.mkdir()
+    proc = edgeprune_bench(model.name, *sshd.ssh_args(), "--remote-python", str(board_python), "--remote-tmp",
+                           str(board_tmp), *FAST, "--json", "out.json", cwd=work, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((work / "out.json").read_text())
+    assert report["bench"]["models"][0]["path"] == model.name
+    assert list(board_tmp.iterdir()) == []
+    # Locally too (no shell is involved there at all).
+    proc = edgeprune_bench(model.name, *FAST, cwd=work, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert model.name in proc.stdout
+    places = [Path.home(), Path.cwd()]
+    injected = list(tmp_path.rglob("INJECTED*")) + [p for d in places for p in d.glob("INJECTED*")]
+    assert injected == []

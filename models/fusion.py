@@ -7,7 +7,7 @@ upsampling E_V along time to the audio frame count (cfg `upsample`: "nearest", t
 lip frame 4 times at 100/25 fps; "linear" interpolates), so F_A stays the raw FBank as in the paper; the
 concatenation is along channels in the paper's order [F_A, E_V] (cfg `order="va"` gives [E_V, F_A]);
 two stride-2 Conv1d (+BN) take the 552-channel sequence down to 25 fps, then LSTM 128 and FC 128->1.
-About 1.55 M params (paper 1.55 M).
+1,544,225 params (paper 1.55 M: -0.4 %).
 
 av-decision input contract: `fbank` and `lips` as its audio and video models want them (default
 misp-audio + misp-video: 96x96 lips). P = a * sigmoid(audio(fbank)) + b * sigmoid(video(lips))

@@ -1,7 +1,7 @@
 """misp-audio: the MISP2021 audio wake-word baseline with BatchNorm after every convolution (CPLR paper).
 
 Input contract: `fbank` (B, T, 40) float32, normalised 40-dim log-mel FBank at 16 kHz, 10 ms hop
-(100 frames/s; a 1.3 s clip is 127-128 frames; any T >= 13 runs). Output: (B,) logit.
+(100 frames/s; a 1.3 s clip is 127-128 frames; any T >= 9 runs). Output: (B,) logit.
 
 Count reconciliation: the public baseline code (mispchallenge/misp2021_baseline, audio_kwsnet.py) has
 biases on every conv and linear layer and no BatchNorm: 2,681,793 parameters (the paper's 2.68 M). The

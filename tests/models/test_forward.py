@@ -41,6 +41,14 @@ def test_any_clip_length_runs(name, small_clip):
             assert model(*inputs).shape == expected_shape(name, inputs, model)
 
 
+@pytest.mark.parametrize("name,clip", [("misp-audio", {"frames": 9}), ("misp-video", {"lip_frames": 3, "lip_size": 33}),
+                                       ("tv-av", {"frames": 1, "lip_frames": 1, "lip_size": 16})])
+def test_shortest_documented_clips_run(name, clip):
+    model = M.build(name).eval()
+    with torch.no_grad():
+        assert model(*M.example_inputs(name, 1, **clip)).shape == (1,)
+
+
 def test_binary_models_give_one_logit_per_clip_max_over_time():
     model = M.build("tv-audio").eval()
     (fbank,) = M.example_inputs("tv-audio", BATCH, frames=32)

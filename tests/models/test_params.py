@@ -83,3 +83,13 @@ def test_tv_models_share_the_lip_encoder_size():
     lip = n_params(M.build("tv-lip-mbv2"))
     assert n_params(M.build("tv-video").lip_encoder) == lip
     assert n_params(M.build("tv-av").lip_encoder) == lip
+
+
+def test_lip_encoder_macs_match_the_paper_on_a_one_second_clip():
+    """The width-0.75 + 512-head choice reproduces Table 2's 642.56 MFLOPs as MACs on 25 frames of 88x88."""
+    import edgeprune
+
+    model = M.build("tv-lip-mbv2").eval()
+    counts = edgeprune.count(model, M.example_inputs("tv-lip-mbv2", 1, lip_frames=25))
+    assert counts.params == n_params(model)
+    assert abs(counts.macs / 1e6 - 642.56) <= 0.005 * 642.56

@@ -182,6 +182,9 @@ def run(args) -> int:
     if args.max_latency_ms is not None and not args.max_latency_ms > 0:
         raise EdgepruneError(f"--max-latency-ms must be positive, got {args.max_latency_ms}")
     device_args = _device_args(args)
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise EdgepruneError(f"cannot write {args.json}: folder {os.path.dirname(os.path.abspath(args.json))} "
+                             "does not exist")
     if target is None:
         result = bench_local(args.models, device_args)
     else:

@@ -1,0 +1,68 @@
+"""`edgeprune bench` on this machine: side-by-side comparison from the ONNX metadata, the p90 gate, bad input."""
+
+import json
+
+import pytest
+
+FAST = ["--warmup", "2", "--min-runs", "20", "--min-seconds", "0.05", "--block", "5"]
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory, make_onnx):
+    d = tmp_path_factory.mktemp("trio")
+    dense = make_onnx(d / "dense.onnx", {"params": 2000, "macs": 50000})
+    slim = make_onnx(d / "slim.onnx", {"params": 1000, "macs": 20000})
+    bare = make_onnx(d / "bare.onnx")
+    return dense, slim, bare
+
+
+def test_side_by_side_ratios_from_metadata(trio, tmp_path, edgeprune_bench):
+    out = tmp_path / "cmp.json"
+    proc = edgeprune_bench(*map(str, trio), *FAST, "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["schema"] == "edgeprune.bench/1" and report["target"] == "local" and report["gate"] is None
+    dense, slim, bare = report["comparison"]
+    assert (dense["params_ratio"], dense["macs_ratio"], dense["latency_ratio"]) == (1.0, 1.0, 1.0)
+    assert slim["params"] == 1000 and slim["params_ratio"] == 0.5 and slim["macs_ratio"] == 0.4
+    assert bare["params"] is None and bare["params_ratio"] is None and bare["macs_ratio"] is None
+    models = report["bench"]["models"]
+    assert [m["path"] for m in models] == [str(p) for p in trio]
+    assert len({m["latency_ms"]["count"] for m in models}) == 1  # interleaved blocks
+    for row, entry in zip(report["comparison"], models):
+        assert row["p50_ms"] == entry["latency_ms"]["p50"] and row["p90_ms"] == entry["latency_ms"]["p90"]
+        assert row["latency_ratio"] == pytest.approx(entry["latency_ms"]["p50"] / models[0]["latency_ms"]["p50"])
+    table = proc.stdout.splitlines()
+    slim_row = next(line for line in table if line.startswith("slim.onnx") and "0.400" in line)
+    assert "0.500" in slim_row and "1,000" in slim_row and "20,000" in slim_row
+    assert any(line.startswith("bare.onnx") and line.count("n/a") == 4 for line in table)
+
+
+def test_latency_gate_on_p90(trio, tmp_path, edgeprune_bench):
+    out = tmp_path / "gate.json"
+    proc = edgeprune_bench(str(trio[0]), *FAST, "--max-latency-ms", "0.000001", "--json", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "latency gate failed: dense.onnx p90" in proc.stderr
+    gate = json.loads(out.read_text())["gate"]
+    assert gate == {"max_latency_ms": 1e-06, "statistic": "p90", "passed": False, "failing": [str(trio[0])]}
+    proc = edgeprune_bench(str(trio[0]), *FAST, "--max-latency-ms", "100000", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["gate"]["passed"] is True
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["missing.onnx"], "model file not found: missing.onnx"),
+    (["{dense}", "--runtime", "tflite-runtime"], "runtime 'tflite-runtime' cannot run a .onnx model"),
+    (["{dense}", "--target", "ssh://root@host:70000"], "bad --target 'ssh://root@host:70000'"),
+    (["{dense}", "--target", "board"], "bad --target 'board'"),
+    (["{dense}", "--threads", "-2"], "bad --threads '-2'"),
+    (["{dense}", "--max-latency-ms", "0"], "--max-latency-ms must be positive"),
+    (["{dense}", "--json", "/nonexistent/dir/x.json"], "folder /nonexistent/dir does not exist"),
+    (["{dense}", "--target", "ssh://root@127.0.0.1:1", "--ssh-key", "/nonexistent/key"],
+     "SSH key not found: /nonexistent/key"),
+])
+def test_bad_input_is_one_line(argv, message, trio, tmp_path, edgeprune_bench):
+    argv = [a.format(dense=trio[0]) for a in argv]
+    proc = edgeprune_bench(*FAST, *argv, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr

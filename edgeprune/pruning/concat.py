@@ -40,8 +40,10 @@ def fix(dg, recorder, opaque: dict) -> None:
         if node.type != tp.ops.OPTYPE.CONCAT:
             continue
         rec = recorder.ops.get(node.grad_fn)
-        if rec is None or rec.func not in _CATS or not rec.in_shapes:
-            opaque[node] = "channels pass through a concatenation whose inputs were not recorded"
+        if rec is None:
+            continue  # a concat inside a layer's kernel (bidirectional LSTM): torch-pruning's map, checked by the probe
+        if rec.func not in _CATS or not rec.in_shapes:
+            opaque[node] = "channels pass through a concatenation edgeprune cannot read"
             continue
         shapes = rec.in_shapes[0]
         ndim = len(shapes[0])

@@ -22,6 +22,9 @@ _SHAPE_OPS = {"permute", "transpose", "view", "reshape", "flatten", "squeeze", "
               "swapaxes", "swapdims", "movedim", "unflatten", "_reshape_alias"}
 
 
+_COPIES = {"CloneBackward0", "ContiguousBackward0"}
+
+
 class ColumnMapping:
     """Channel -> columns (forward) or column -> channel (reverse), in torch-pruning's index-mapping protocol."""
 
@@ -50,11 +53,15 @@ def _chain(node, recorder):
     while True:
         if isinstance(cur.module, (_CONV, _BN, nn.Linear, nn.LSTM)):
             return list(reversed(ops)), cur, passed
-        if len(cur.inputs) != 1:
-            return None, None, passed
         rec = recorder.ops.get(cur.grad_fn)
-        if rec is None:
+        if rec is None and len(cur.inputs) == 1 and cur.grad_fn.name() in _COPIES:
+            passed.append(cur)  # the copy `reshape` makes of a non-contiguous tensor: same shape and order
+            cur = cur.inputs[0]
+            continue
+        if rec is None or not cur.inputs:
             return None, None, passed
+        if len(cur.inputs) > 1 and any(tuple(s) != rec.out_shape for s in rec.in_shapes):
+            return None, None, passed  # only a same-shape element-wise join (residual add) keeps the channel axis
         if _name(rec.func) in _SHAPE_OPS:
             ops.append(rec)
         elif not rec.in_shapes or len(rec.in_shapes[0]) != len(rec.out_shape):
@@ -86,6 +93,19 @@ def _replay(ops, producer) -> torch.Tensor | None:
     return ids
 
 
+def _pure(ids: torch.Tensor, axis: int) -> bool:
+    cols = ids.movedim(axis, 0).reshape(ids.shape[axis], -1)
+    return bool((cols == cols[:, :1]).all()) and (ids.shape[axis] > 1 or int(ids.max()) == 0)
+
+
+def _channel_axis(ids: torch.Tensor, preferred: int) -> int | None:
+    """The axis that holds exactly one channel per position (the consumer's axis first), if any."""
+    if _pure(ids, preferred):
+        return preferred
+    pure = [a for a in range(ids.dim()) if _pure(ids, a)]
+    return pure[0] if len(pure) == 1 else None
+
+
 def fix(dg, recorder, opaque: dict) -> None:
     """Install exact channel maps on reshape nodes (in place); unmappable ones go into `opaque`."""
     reshapes = [n for n in dg.module2node.values() if n.type == tp.ops.OPTYPE.RESHAPE]
@@ -99,6 +119,8 @@ def fix(dg, recorder, opaque: dict) -> None:
         if node in inner:
             continue
         ops, producer, _ = chains[node]
+        if node.grad_fn not in recorder.ops:
+            continue  # a view inside a layer's kernel (linear on 3-D input): keep torch-pruning's map, the probe checks it
         if not ops:
             opaque[node] = "channels pass through a reshape whose source layer could not be followed"
             continue
@@ -107,11 +129,11 @@ def fix(dg, recorder, opaque: dict) -> None:
             opaque[node] = "channels pass through a resize that changes the channel axis before a reshape"
             continue
         width = ops[0].in_shapes[0][1 if isinstance(producer.module, (_CONV, _BN)) else -1]
-        axis = feature_axis(node, ids.dim())
-        cols = ids.movedim(axis, 0).reshape(ids.shape[axis], -1)
-        if not bool((cols == cols[:, :1]).all()):
-            opaque[node] = "channels pass through a reshape that moves channels into another axis (e.g. a one-channel image)"
+        axis = _channel_axis(ids, feature_axis(node, ids.dim()))
+        if axis is None:
+            opaque[node] = "channels pass through a reshape that mixes channels with another axis"
             continue
+        cols = ids.movedim(axis, 0).reshape(ids.shape[axis], -1)
         channel_of = cols[:, 0].tolist()
         columns = [[] for _ in range(width)]
         for j, c in enumerate(channel_of):

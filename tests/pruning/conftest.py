@@ -1,0 +1,6 @@
+"""Make the hand-made test models importable as `pruning_nets`."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))

@@ -11,7 +11,7 @@ from edgeprune.data.synth_speech import SR
 from edgeprune.errors import EdgepruneError
 from edgeprune.features.lips import LIP_SIZES
 
-VERSION = 1  # bump whenever generation changes, so old caches are not reused
+VERSION = 2  # bump whenever generation changes, so old caches are not reused
 DEFAULT_SIZES = {"train": 600, "dev": 200, "test": 150}  # test: clean clips, each at every TEST_SNRS
 
 

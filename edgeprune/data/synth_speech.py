@@ -131,12 +131,15 @@ def plan_timing(names, speaker: Speaker, rng: np.random.Generator, clip_s: float
     return out
 
 
-def _formant_env(formants: np.ndarray) -> np.ndarray:
-    """(F, 5) formant frequencies -> (F, bins) magnitude of a cascade of resonators, peak-free at 0 Hz."""
-    f = _FREQS[None, :, None]
-    fk = formants[:, None, :]
-    mag = fk**2 / np.sqrt((fk**2 - f**2) ** 2 + (_BW[None, None, :] * f) ** 2)
-    return mag.prod(axis=-1)
+def _formant_env(formants: np.ndarray, scale: float) -> np.ndarray:
+    """(F, 3) moving formants + fixed F4/F5 (speaker scaled) -> (F, bins) magnitude of a resonator cascade."""
+    f2 = np.square(_FREQS)
+    fixed = np.ones_like(f2)
+    for fk, bw in ((3500.0 * scale, _BW[3]), (4500.0 * scale, _BW[4])):
+        fixed = fixed * fk**2 / np.sqrt((fk**2 - f2) ** 2 + (bw**2) * f2)
+    fk2 = np.square(formants)[:, None, :]
+    denom = np.square(fk2 - f2[None, :, None]) + (_BW[None, None, :3] ** 2) * f2[None, :, None]
+    return fk2.prod(axis=-1) / np.sqrt(denom.prod(axis=-1)) * fixed
 
 
 def _glottal(f0: np.ndarray, oq: float, rng: np.random.Generator) -> np.ndarray:
@@ -244,8 +247,8 @@ def synthesize(names, speaker: Speaker, rng: np.random.Generator, clip_s: float 
     def framed(x):
         return _stft(np.concatenate([pad, x, np.zeros(total - _N - length)]))
     centres = (np.arange(n_frames) * _H + _N / 2 - _N) / SR
-    formants = np.stack([trk(centres) for trk in form] + [np.full(n_frames, 3500.0 * s), np.full(n_frames, 4500.0 * s)], axis=1)
-    fenv = _formant_env(formants)
+    formants = np.stack([trk(centres) for trk in form], axis=1)
+    fenv = _formant_env(formants, s)
     fc_c, bw_c = fc(centres)[:, None], fbw(centres)[:, None]
     fric_env = np.exp(-0.5 * ((_FREQS[None, :] - fc_c) / bw_c) ** 2) + 0.05
     spec = framed(src_voiced + src_asp) * fenv + framed(src_fric) * fric_env

@@ -22,10 +22,12 @@ def _cfg():
 def _train(bn):
     data = tiny_data(n_train=60, n_dev=30, n_test=45)
     trainer = Trainer(tiny_model(seed=1, bn=bn), data, ("fbank",), "binary", _cfg())
-    fit = trainer.fit()
+    first = trainer.fit(epochs=2)
+    fit = trainer.fit(epochs=EPOCHS - 2, lr=1e-2)  # a second fit (rewinding) builds a fresh DDP wrapper
+    assert first.epochs_run == 2 and fit.history[0]["lr"] == 1e-2
     metrics = trainer.evaluate("test")
     state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
-    return state, metrics, fit.history
+    return state, metrics, first.history + fit.history
 
 
 def _worker(rank, world, port, bn, out_dir):

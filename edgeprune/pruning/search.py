@@ -155,6 +155,10 @@ def find_cut(ranking: Ranking, cost: CostModel, amount: float, unit: str, scope:
     if unit == "params":
         target = amount * cost.total
         k = _closest(removed, 0, last, target)
+        if scope == "global" and abs(removed(k) - target) > TOLERANCE * target:
+            counts = _refine(ranking, cost, k, target)
+            if counts is not None:
+                return _finish(ranking, cost, ranking.choose(counts), None, scope)
     else:
         if scope == "global":
             k = min(last, int(round(amount * ranking.total_channels)))
@@ -173,5 +177,34 @@ def find_cut(ranking: Ranking, cost: CostModel, amount: float, unit: str, scope:
             limited = "per-layer floors or round_to"
         if scope == "layerwise" and got != asked:
             limited = "per-layer floors or round_to"
+    return _finish(ranking, cost, chosen, limited, scope)
+
+
+def _finish(ranking, cost, chosen, limited, scope) -> Cut:
     return Cut(chosen=chosen, params_after=cost.params_after(chosen), limited=limited,
                ties=ranking.ties(chosen, scope))
+
+
+def _refine(ranking: Ranking, cost: CostModel, k: int, target: float, window: int = 256):
+    """Land within tolerance when one channel is coarser than it: from the largest prefix below the target,
+    take the next channels in rank order, passing over (for good, per group, to keep each group's own
+    order) any that would overshoot. Returns per-group counts, or None if no such cut is found."""
+    counts = ranking.counts_global(k)
+    removed = lambda c: cost.total - cost.params_after(ranking.choose(c))  # noqa: E731
+    if removed(counts) > target:
+        k = max(0, k - 1)
+        counts = ranking.counts_global(k)
+    blocked = set()
+    for gi in ranking.eligible[k:k + window].tolist():
+        if gi in blocked:
+            continue
+        trial = dict(counts)
+        trial[gi] += 1
+        got = removed(trial)
+        if got > target * (1 + TOLERANCE):
+            blocked.add(gi)
+            continue
+        counts = trial
+        if abs(got - target) <= TOLERANCE * target:
+            return counts
+    return None

@@ -56,19 +56,40 @@ def parse_shape_overrides(items: list[str] | None) -> dict[str, tuple[int, ...]]
     return shapes
 
 
-def resolve_shape(name: str, declared, overrides: dict[str, tuple[int, ...]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Concrete shape for a declared one (None, strings or values < 1 are dynamic axes, set to 1)."""
+def exported_shapes(metadata: dict) -> dict[str, tuple[int, ...]]:
+    """Example input shapes that edgeprune export records in the model metadata (`inputs`: JSON {name: shape});
+    used for dynamic axes when no --shape is given. {} when absent or malformed."""
+    import json
+
+    try:
+        shapes = json.loads(metadata.get("inputs", ""))
+        return {str(k): tuple(int(d) for d in v) for k, v in shapes.items()
+                if isinstance(v, list) and v and all(isinstance(d, int) and d >= 1 for d in v)}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def resolve_shape(name: str, declared, overrides: dict[str, tuple[int, ...]],
+                  exported: dict[str, tuple[int, ...]] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Concrete shape for a declared one: `overrides[name]` if given (fixed axes must match); else the exported
+    example shape when it fits the declared one; else dynamic axes (None, strings, values < 1) set to 1."""
     dynamic = tuple(i for i, d in enumerate(declared) if not isinstance(d, (int, np.integer)) or d < 1)
-    if name in overrides:
-        shape = overrides[name]
+
+    def conflict(shape) -> str | None:
         if len(shape) != len(declared):
-            raise BenchError(
-                f"--shape {name}: {len(shape)} axes given, the model declares {len(declared)} ({list(declared)})"
-            )
+            return f"{len(shape)} axes given, the model declares {len(declared)} ({list(declared)})"
         for i, (given, want) in enumerate(zip(shape, declared)):
             if i not in dynamic and given != int(want):
-                raise BenchError(f"--shape {name}: axis {i} is fixed to {int(want)} in the model, got {given}")
-        return shape, dynamic
+                return f"axis {i} is fixed to {int(want)} in the model, got {given}"
+        return None
+
+    if name in overrides:
+        problem = conflict(overrides[name])
+        if problem:
+            raise BenchError(f"--shape {name}: {problem}")
+        return tuple(overrides[name]), dynamic
+    if exported and name in exported and conflict(exported[name]) is None:
+        return tuple(exported[name]), dynamic
     return tuple(1 if i in dynamic else int(d) for i, d in enumerate(declared)), dynamic
 
 

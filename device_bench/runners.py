@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .errors import BenchError, ModelLoadError, NoRuntimeError
-from .inputs import ORT_DTYPES, InputSpec, resolve_shape, synthesise
+from .inputs import ORT_DTYPES, InputSpec, exported_shapes, resolve_shape, synthesise
 
 RUNTIMES = ("ort", "litert", "tflite-runtime")
 # runtime -> (module to import, pip package that provides it)
@@ -100,15 +100,16 @@ class OrtRunner(Runner):
             self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise ModelLoadError(f"cannot load {path} with onnxruntime {self.version}: {_first_line(exc)}") from None
+        metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        exported = exported_shapes(metadata)
         specs = []
         for arg in self.session.get_inputs():
             if arg.type not in ORT_DTYPES:
                 raise ModelLoadError(f"{path}: input {arg.name!r} has type {arg.type}, which device_bench cannot feed")
-            shape, dynamic = resolve_shape(arg.name, list(arg.shape), overrides)
+            shape, dynamic = resolve_shape(arg.name, list(arg.shape), overrides, exported)
             specs.append(InputSpec(arg.name, shape, np.dtype(ORT_DTYPES[arg.type]), dynamic))
         outputs = [{"name": o.name, "shape": [d if isinstance(d, int) else str(d) for d in o.shape], "type": o.type}
                    for o in self.session.get_outputs()]
-        metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         super().__init__(path, specs, outputs, metadata)
         rng = np.random.default_rng(seed)
         self.feeds = {spec.name: synthesise(spec, rng) for spec in specs}

@@ -78,6 +78,11 @@ def test_dynamic_axes_need_a_shape(tmp_path, make_onnx):
     proc = device_bench(model, *FAST)
     assert proc.returncode == 4
     assert proc.stderr.strip().count("\n") == 0 and "inference failed with ort" in proc.stderr
+    # With the example shape edgeprune export records in the metadata, they take that shape.
+    tagged = make_onnx(tmp_path / "tagged.onnx", {"inputs": '{"fbank": [3, 40, 64]}'}, dynamic=True)
+    proc = device_bench(tagged, *FAST, "--json", "-")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["models"][0]["inputs"][0]["shape"] == [3, 40, 64]
 
 
 def test_model_that_does_not_load(garbage_onnx):

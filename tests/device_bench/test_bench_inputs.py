@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from edgeprune.device_bench.errors import BenchError
-from edgeprune.device_bench.inputs import InputSpec, parse_shape_overrides, resolve_shape, synthesise
+from edgeprune.device_bench.inputs import (InputSpec, exported_shapes, parse_shape_overrides, resolve_shape,
+                                          synthesise)
 
 
 def test_parse_shape_overrides():
@@ -37,3 +38,13 @@ def test_synthesise_dtypes_and_ranges():
     assert b.dtype == np.bool_ and b.any() and not b.all()
     with pytest.raises(BenchError, match="cannot synthesise"):
         synthesise(InputSpec("s", (1,), np.dtype("U3")), rng)
+
+
+def test_exported_shapes_fill_dynamic_axes_unless_overridden():
+    exported = exported_shapes({"inputs": '{"fbank": [1, 128, 40], "lips": [1, 32, 0, 96]}'})
+    assert exported == {"fbank": (1, 128, 40)}  # a shape with a 0 is ignored
+    assert exported_shapes({"inputs": "not json"}) == {} and exported_shapes({}) == {}
+    assert resolve_shape("fbank", ["batch", "T", 40], {}, exported) == ((1, 128, 40), (0, 1))
+    assert resolve_shape("fbank", ["batch", "T", 40], {"fbank": (2, 64, 40)}, exported) == ((2, 64, 40), (0, 1))
+    # An exported shape that contradicts a fixed axis is not used (the dynamic axes fall back to 1).
+    assert resolve_shape("fbank", ["batch", "T", 80], {}, exported) == ((1, 1, 80), (0, 1))

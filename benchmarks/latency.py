@@ -1,0 +1,189 @@
+"""Latency speed-up vs MACs reduction of slimmed zoo models, from one run: dense vs WSR 0.5 and 0.8, with ONNX
+Runtime (1 thread), TFLite (ai-edge-litert, 1 thread) and PyTorch eager (1 thread).
+
+    python benchmarks/latency.py                                   # misp-audio and misp-video, all three runtimes
+    python benchmarks/latency.py --models all --json runs/latency.json
+    python benchmarks/latency.py --models misp-audio --runtimes ort,torch --round-to 8 --min-seconds 1
+
+The headline per slimmed model and runtime is `efficiency` = speed-up / MACs reduction (how much of the cut in
+MACs becomes time); the goal is >= 0.8 on misp-audio and misp-video with ONNX Runtime. The channels are chosen by
+ChannelPruner with L1 filter importance on the untrained zoo weights (latency depends on the widths, not on
+training; BN-scale ranking of untrained gammas, all 1.0, would tie). The variants of one model and runtime are
+measured interleaved (round-robin blocks) so that drift hits all alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+RUNTIMES = ("ort", "tflite", "torch")
+
+
+def build_variants(name: str, wsrs: list[float], args) -> tuple[list[dict], tuple]:
+    """The dense zoo model and one slimmed copy per WSR: module, example inputs, params, MACs, achieved WSR."""
+    import torch
+
+    import edgeprune
+    from edgeprune import models
+
+    torch.manual_seed(args.seed)
+    dense = models.build(name).eval()
+    example = models.example_inputs(name, **_input_cfg(args))
+    counts = edgeprune.count(dense, example)
+    variants = [{"label": "dense", "wsr_target": 0.0, "model": dense, "params": counts.params, "macs": counts.macs}]
+    for wsr in wsrs:
+        model = copy.deepcopy(dense)
+        pruner = edgeprune.ChannelPruner(model, example, importance=args.importance, round_to=args.round_to)
+        report = pruner.prune(wsr, unit="params")
+        model.eval()
+        c = edgeprune.count(model, example)
+        variants.append({"label": f"wsr{wsr:g}", "wsr_target": wsr, "model": model, "params": c.params,
+                         "macs": c.macs, "reached": report.reached})
+    for v in variants:
+        v["wsr"] = 1.0 - v["params"] / counts.params
+        v["macs_reduction"] = counts.macs / v["macs"]
+    return variants, example
+
+
+def _input_cfg(args) -> dict:
+    return {k: v for k, v in (("frames", args.frames), ("lip_frames", args.lip_frames)) if v is not None}
+
+
+def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path) -> list[str]:
+    """Export each variant with edgeprune.export (parity-checked); returns the file paths."""
+    from edgeprune.export import FORMATS, export_model
+
+    paths = []
+    for v in variants:
+        path = folder / f"{name}-{v['label']}{FORMATS[fmt]}"
+        export_model(v["model"], fmt, path, example_inputs=example, samples=3)
+        paths.append(str(path))
+    return paths
+
+
+def measure_files(paths: list[str], runtime: str, args) -> list[dict]:
+    """device_bench in a fresh process (1 thread, interleaved): the latency_ms block of each file."""
+    from edgeprune.commands.bench import bench_local
+
+    device_args = ["--runtime", runtime, "--threads", str(args.threads), "--warmup", str(args.warmup),
+                   "--min-runs", str(args.min_runs), "--min-seconds", str(args.min_seconds),
+                   "--max-seconds", str(args.max_seconds), "--block", str(args.block)]
+    result = bench_local(paths, device_args)
+    return [m["latency_ms"] for m in result["models"]]
+
+
+def measure_torch(variants: list[dict], example, args) -> list[dict]:
+    """PyTorch eager under inference_mode, one thread, the same interleaved loop and statistics as device_bench."""
+    import torch
+
+    from edgeprune.device_bench.measure import Budget, interleave, summarise, warm_up
+
+    torch.set_num_threads(args.threads)
+    runs = []
+    for v in variants:
+        def run(model=v["model"]):
+            with torch.inference_mode():
+                return model(*example)
+        warm_up(run, args.warmup)
+        runs.append(run)
+    budget = Budget(args.warmup, args.min_runs, args.min_seconds, args.max_seconds, args.block)
+    return [summarise(s.latencies_ms) for s in interleave(runs, budget)]
+
+
+def bench_model(name: str, args, folder: Path) -> dict:
+    variants, example = build_variants(name, args.wsr, args)
+    rows = {v["label"]: {k: v[k] for k in ("wsr_target", "wsr", "params", "macs", "macs_reduction")}
+            for v in variants}
+    for runtime in args.runtimes:
+        if runtime == "torch":
+            stats = measure_torch(variants, example, args)
+        else:
+            fmt = "onnx" if runtime == "ort" else "tflite"
+            paths = export_all(name, variants, example, fmt, folder)
+            stats = measure_files(paths, "ort" if runtime == "ort" else "litert", args)
+        base = stats[0]["p50"]
+        for v, s in zip(variants, stats):
+            speedup = base / s["p50"]
+            rows[v["label"]][runtime] = {
+                "p50_ms": s["p50"], "p90_ms": s["p90"], "count": s["count"], "speedup": speedup,
+                "efficiency": speedup / v["macs_reduction"] if v["label"] != "dense" else None,
+                # the other reading of "how much of the cut becomes time": fraction of time cut / of MACs cut
+                "cut_fraction": ((1 - 1 / speedup) / (1 - 1 / v["macs_reduction"]))
+                if v["label"] != "dense" else None,
+            }
+    return {"model": name, "variants": rows}
+
+
+def print_table(results: list[dict], runtimes: list[str]) -> None:
+    header = f"{'model':<12} {'variant':<8} {'WSR':>5} {'MACs':>13} {'MACs x':>7}"
+    for rt in runtimes:
+        header += f" | {rt + ' p50 ms':>13} {'speed-up':>8} {'eff.':>5}"
+    print(header)
+    for res in results:
+        for label, row in res["variants"].items():
+            line = f"{res['model']:<12} {label:<8} {row['wsr']:5.2f} {row['macs']:13,d} {row['macs_reduction']:7.2f}"
+            for rt in runtimes:
+                r = row[rt]
+                eff = "" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
+                line += f" | {r['p50_ms']:13.3f} {r['speedup']:8.2f} {eff:>5}"
+            print(line)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--models", default="misp-audio,misp-video", help="comma-separated zoo names, or 'all'")
+    p.add_argument("--wsr", default="0.5,0.8", help="comma-separated target WSRs (1 - params/dense params)")
+    p.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated: ort, tflite, torch")
+    p.add_argument("--importance", default="l1", help="ChannelPruner importance (l1, l2, bn_scale)")
+    p.add_argument("--round-to", type=int, default=None, help="keep widths multiples of N")
+    p.add_argument("--frames", type=int, default=None, help="fbank frames of the example input")
+    p.add_argument("--lip-frames", type=int, default=None, help="lip frames of the example input")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--min-runs", type=int, default=30)
+    p.add_argument("--min-seconds", type=float, default=2.0)
+    p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--block", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep", default=None, help="keep the exported files in this folder")
+    p.add_argument("--json", default=None, help="write all figures here")
+    args = p.parse_args(argv)
+
+    from edgeprune import models
+
+    names = models.names() if args.models == "all" else [n.strip() for n in args.models.split(",") if n.strip()]
+    args.wsr = [float(x) for x in args.wsr.split(",")]
+    args.runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+    bad = [r for r in args.runtimes if r not in RUNTIMES]
+    if bad or not args.runtimes:
+        print(f"latency.py: error: unknown runtime(s) {bad}; choose from {', '.join(RUNTIMES)}", file=sys.stderr)
+        return 2
+    results = []
+    with tempfile.TemporaryDirectory(prefix="edgeprune-latency.") as tmp:
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            print(f"# {name}", file=sys.stderr, flush=True)
+            results.append(bench_model(name, args, folder))
+    settings = {k: v for k, v in vars(args).items() if k != "json"}
+    print_table(results, args.runtimes)
+    if args.json:
+        from edgeprune.device_bench.machine import describe
+
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = out.with_name(f".{out.name}.tmp")
+        tmp_out.write_text(json.dumps({"settings": settings, "machine": describe(), "results": results}, indent=2))
+        os.replace(tmp_out, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

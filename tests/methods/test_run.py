@@ -67,3 +67,14 @@ def test_lthif_weight_run_dir_resume_skip_refuse(tmp_path):
     # a different command on the same folder is refused, naming the difference
     with pytest.raises(EdgepruneError, match=r"holds a different run: .*target_wsr=0.15 \(now 0.3\)"):
         run(SlimConfig(out=str(d), **dict(cfg, target_wsr=0.3)))
+
+
+def test_cplr_channels_interrupted_and_resumed_equals_uninterrupted(tmp_path):
+    cfg = dict(method="cplr", target_wsr=0.5, **TINY)
+    run(SlimConfig(out=str(tmp_path / "full"), **cfg))
+    assert run(SlimConfig(out=str(tmp_path / "part"), **cfg), stop_after=1)["status"] == "stopped after round 1"
+    (tmp_path / "part" / ".tmp-round_002-x").mkdir()  # what a kill during a write leaves behind
+    run(SlimConfig(out=str(tmp_path / "part"), **cfg))
+    assert not (tmp_path / "part" / ".tmp-round_002-x").exists()
+    for step in ("round_002", "final"):
+        assert_same_weights(tmp_path / "full" / step, tmp_path / "part" / step)

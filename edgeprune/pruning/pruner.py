@@ -76,6 +76,8 @@ class ChannelPruner:
 
     def groups(self) -> list[dict]:
         """The current groups: root layer, width, coupled, and why a group is not a candidate (None if it is)."""
+        if self._groups is None:
+            self._groups = self._analyse()
         return [{"root": g.root, "width": g.width, "coupled": g.coupled, "reason": self._why_not(g)}
                 for g in self._groups]
 

@@ -37,6 +37,7 @@ def test_replay_reproduces_widths_and_outputs():
     x = torch.randn(2, 1, 12, 12)
     pruner = ChannelPruner(model, (x,))
     pruner.prune(0.3)
+    assert all(g["width"] <= 16 for g in pruner.groups())  # the graph is rebuilt on the pruned model
     report = pruner.prune(0.3)
     history = json.loads(json.dumps(report.to_dict()))["history"]
     assert len(history) == 2

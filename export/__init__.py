@@ -1,1 +1,133 @@
-"""placeholder until its owner writes it."""
+"""edgeprune.export: a checkpoint or model -> ONNX or TFLite (float or int8), written only if it passes parity.
+
+`export_model(ckpt_or_model, fmt, out, ...) -> dict` is the Python API; `edgeprune export` wraps it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from edgeprune.errors import EdgepruneError
+
+FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
+
+__all__ = ["FORMATS", "export_model"]
+
+
+def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | None = None,
+                 simplify: bool = True, *, samples: int | None = None, calib_samples: int = 200,
+                 example_inputs=None, input_names=None, task: str | None = None, meta: dict | None = None,
+                 trust_factory: bool = False, gate: bool = True) -> dict:
+    """Export to `out` (.onnx / .tflite) and return a JSON-serialisable report.
+
+    `calib`: a data spec (edgeprune.data.open_data) or `random[:SEED]`; needed for int8. With a real data
+    spec the parity gate runs on its test split and the report has Score before/after.
+    `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
+    Nothing is written at `out` unless every check passes.
+    """
+    from edgeprune.export.metadata import build_metadata
+    from edgeprune.export.samples import is_random, random_samples, spec_samples
+    from edgeprune.export.source import resolve
+
+    if fmt not in FORMATS:
+        raise EdgepruneError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if out.suffix != FORMATS[fmt]:
+        raise EdgepruneError(f"--out {out} must end in {FORMATS[fmt]} for format {fmt}")
+    if int8 and calib is None:
+        raise EdgepruneError("int8 export needs calibration data: pass calib (a data spec, or 'random' for a smoke test)")
+    source = resolve(ckpt_or_model, example_inputs=example_inputs, input_names=input_names, task=task, meta=meta,
+                     trust_factory=trust_factory)
+    n = samples or (100 if int8 else 20)
+    data_spec = calib if calib is not None and not is_random(calib) else None
+    if data_spec:
+        check = spec_samples(source, data_spec, "test", None)
+        source.example = tuple(t[:1].clone() for t in check.tensors(source.input_names))  # TFLite shapes = data's
+    else:
+        check = spec_samples(source, calib, "test", n) if calib else random_samples(source, n, seed=1)
+    metadata = build_metadata(source, "int8" if int8 else "float")
+    report = {
+        "model": source.name, "format": fmt, "int8": int8, "out": str(out),
+        "params": int(metadata["params"]), "macs": int(metadata["macs"]),
+        "wsr": float(metadata["wsr"]) if metadata["wsr"] else None, "method": metadata["method"] or None,
+        "inputs": {n_: list(t.shape) for n_, t in zip(source.input_names, source.example)},
+        "output": source.output_name, "threshold": source.threshold, "metadata": metadata,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".edgeprune-export-", dir=out.parent))
+    try:
+        final = _export_into(work, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
+                             data_spec is not None)
+        os.replace(final, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report["size_bytes"] = out.stat().st_size
+    return report
+
+
+def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
+                 scored: bool) -> Path:
+    from edgeprune.export.parity import compare, gate as parity_gate, torch_outputs
+    from edgeprune.export.runtimes import open_runner
+    from edgeprune.export.samples import spec_samples
+
+    float_path = work / f"model{FORMATS[fmt]}"
+    start = time.perf_counter()
+    if fmt == "onnx":
+        from edgeprune.export.onnx_export import to_onnx
+
+        report["onnx"] = to_onnx(source, float_path, metadata, simplify=simplify)
+    else:
+        from edgeprune.export.tflite_export import to_tflite
+
+        report["tflite"] = to_tflite(source, float_path, metadata)
+    report["export_seconds"] = round(time.perf_counter() - start, 3)
+    report["float_size_bytes"] = float_path.stat().st_size
+    expected = torch_outputs(source.model, check, source.input_names)
+    float_runner = open_runner(float_path)
+    got = float_runner(check.inputs)
+    report["parity"] = compare(expected, got, source.task, source.threshold)
+    if gate:
+        parity_gate(report["parity"], int8=False, label=f"{fmt} float")
+    if scored:
+        report["score_before"] = _score(expected, check, source)
+    if not int8:
+        if scored:
+            report["score_after"] = _score(got, check, source)
+        return float_path
+    int8_path = work / f"model.int8{FORMATS[fmt]}"
+    calibration = spec_samples(source, calib, "train", calib_samples)
+    start = time.perf_counter()
+    if fmt == "onnx":
+        from edgeprune.export.onnx_quant import quantize_onnx
+
+        report["quantization"] = quantize_onnx(float_path, int8_path, calibration, metadata)
+    else:
+        from edgeprune.export.tflite_quant import quantize_tflite
+
+        report["quantization"] = quantize_tflite(float_path, int8_path, calibration, metadata)
+    report["quantize_seconds"] = round(time.perf_counter() - start, 3)
+    report["int8_size_bytes"] = int8_path.stat().st_size
+    got8 = open_runner(int8_path)(check.inputs)
+    report["parity_int8"] = compare(expected, got8, source.task, source.threshold)
+    if gate:
+        parity_gate(report["parity_int8"], int8=True, label=f"{fmt} int8")
+    if scored:
+        report["score_after"] = _score(got8, check, source)
+    return int8_path
+
+
+def _score(outputs, samples, source) -> float | None:
+    """FRR + FAR at the model's threshold on the labelled samples (binary models only)."""
+    if source.task != "binary" or samples.labels is None:
+        return None
+    import numpy as np
+
+    from edgeprune.metrics import score
+
+    probs = 1.0 / (1.0 + np.exp(-outputs.astype(np.float64)))
+    return float(score(probs, samples.labels, source.threshold))

@@ -1,0 +1,73 @@
+"""The parity gate: an exported file must agree with PyTorch on the same inputs, or it is not written.
+
+float: max |runtime - torch| <= 1e-4 on the output. int8: >= 99 % identical decisions (sigmoid >= the
+model's threshold for binary models, argmax for multiclass) and the max probability difference reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from edgeprune.errors import EdgepruneError
+
+FLOAT_TOL = 1e-4
+INT8_AGREEMENT = 0.99
+
+
+def torch_outputs(model, samples, names, batch: int = 16) -> np.ndarray:
+    """The PyTorch model's outputs on `samples` (export.samples.Samples), in batches."""
+    tensors = samples.tensors(names)
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(samples), batch):
+            outs.append(model(*(t[start : start + batch] for t in tensors)).float().numpy())
+    return np.concatenate(outs)
+
+
+def _probabilities(logits: np.ndarray, task: str) -> np.ndarray:
+    if task == "multiclass":
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=-1, keepdims=True)
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
+def _decisions(probs: np.ndarray, task: str, threshold: float) -> np.ndarray:
+    return probs.argmax(axis=-1) if task == "multiclass" else probs >= threshold
+
+
+def compare(expected: np.ndarray, got: np.ndarray, task: str, threshold: float) -> dict:
+    """Differences between torch outputs and runtime outputs (same shape)."""
+    if expected.shape != got.shape:
+        raise EdgepruneError(f"parity: the runtime returned shape {list(got.shape)}, PyTorch {list(expected.shape)}")
+    if not np.all(np.isfinite(got)):
+        raise EdgepruneError("parity: the runtime returned NaN or inf")
+    result = {"samples": int(len(expected)), "max_abs_diff": float(np.max(np.abs(expected - got)))}
+    if task in ("binary", "multiclass"):
+        p_ref, p_got = _probabilities(expected, task), _probabilities(got, task)
+        result["max_prob_diff"] = float(np.max(np.abs(p_ref - p_got)))
+        same = _decisions(p_ref, task, threshold) == _decisions(p_got, task, threshold)
+        result["decision_agreement"] = float(same.mean())
+        result["threshold"] = threshold
+    return result
+
+
+def gate(result: dict, int8: bool, label: str) -> dict:
+    """Raise EdgepruneError when `result` (from compare) fails the gate for float or int8; else return it."""
+    if not int8:
+        result["passed"] = result["max_abs_diff"] <= FLOAT_TOL
+        if not result["passed"]:
+            raise EdgepruneError(
+                f"parity gate failed for {label}: max |runtime - torch| = {result['max_abs_diff']:.3g} > {FLOAT_TOL:g}"
+            )
+        return result
+    if "decision_agreement" not in result:
+        raise EdgepruneError(f"parity gate for {label}: int8 needs a binary or multiclass model (decisions to compare)")
+    result["passed"] = result["decision_agreement"] >= INT8_AGREEMENT
+    if not result["passed"]:
+        raise EdgepruneError(
+            f"parity gate failed for {label}: {100 * result['decision_agreement']:.1f} % identical decisions "
+            f"(< {100 * INT8_AGREEMENT:g} %), max prob difference {result['max_prob_diff']:.3g}"
+        )
+    return result

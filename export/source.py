@@ -68,12 +68,26 @@ def resolve(ckpt_or_model, *, example_inputs=None, input_names=None, task=None, 
         names = tuple(input_names or spec.inputs)
         example = tuple(example_inputs) if example_inputs is not None else tuple(models.example_inputs(arch["zoo"], batch=1, **cfg))
         return ExportSource(model, arch["zoo"], names, example, task or spec.task, meta)
+    if (example_inputs is None or input_names is None) and isinstance(meta.get("inputs"), dict):
+        example_inputs, input_names = _from_meta(meta["inputs"])
     if example_inputs is None or input_names is None:
         raise EdgepruneError(
-            f"{type(model).__name__} is not a zoo model: pass example_inputs= and input_names= to export it"
+            f"{type(model).__name__} is not a zoo model: pass example_inputs= and input_names=, or save it with "
+            "inputs={name: shape} in its meta"
         )
     example = tuple(example_inputs)
     if len(example) != len(input_names):
         raise EdgepruneError(f"{len(example)} example inputs but {len(input_names)} input names")
     name = arch.get("factory") or type(model).__name__
     return ExportSource(model, name, tuple(input_names), example, task or meta.get("task", "binary"), meta)
+
+
+def _from_meta(inputs: dict) -> tuple[tuple[torch.Tensor, ...], tuple[str, ...]]:
+    """Seeded normal example inputs from a checkpoint's meta `inputs` = {name: shape with batch 1}."""
+    gen = torch.Generator().manual_seed(0)
+    tensors = []
+    for name, shape in inputs.items():
+        if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise EdgepruneError(f"checkpoint meta inputs[{name!r}] must be a list of positive ints, got {shape!r}")
+        tensors.append(torch.randn(1, *shape[1:], generator=gen))
+    return tuple(tensors), tuple(inputs)

@@ -1,0 +1,58 @@
+"""Stand-in models for the export tests: a small conv + LSTM wake-word net, importable by name (a factory)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+import torch
+
+STANDIN = textwrap.dedent(
+    '''
+    """A small wake-word-like net: conv + BN over fbank frames, LSTM, per-frame FC, max over time."""
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self, channels=16, hidden=12):
+            super().__init__()
+            self.conv = nn.Conv1d(40, channels, 3, padding=1)
+            self.bn = nn.BatchNorm1d(channels)
+            self.lstm = nn.LSTM(channels, hidden, batch_first=True)
+            self.fc = nn.Linear(hidden, 1)
+
+        def forward(self, fbank):
+            x = torch.relu(self.bn(self.conv(fbank.transpose(1, 2)))).transpose(1, 2)
+            y, _ = self.lstm(x)
+            return self.fc(y).amax(1).squeeze(-1)
+
+
+    def build(**kwargs):
+        net = Net(**kwargs)
+        with torch.no_grad():  # spread the logits, so int8 decisions are not all at the threshold
+            net.fc.weight.mul_(8.0)
+        return net
+    '''
+)
+
+
+@pytest.fixture()
+def standin(tmp_path, monkeypatch):
+    """The stand-in module `export_standin` (importable by name here), with a fixed seed."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "export_standin.py").write_text(STANDIN)
+    monkeypatch.syspath_prepend(str(pkg))
+    sys.modules.pop("export_standin", None)
+    import export_standin
+
+    torch.manual_seed(0)
+    yield export_standin
+    sys.modules.pop("export_standin", None)
+
+
+@pytest.fixture()
+def fbank():
+    return (torch.randn(1, 30, 40, generator=torch.Generator().manual_seed(5)),)

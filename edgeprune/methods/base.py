@@ -28,6 +28,12 @@ class Method:
     def max_rounds(self) -> int:
         return self.cfg.max_rounds
 
+    def planned_rounds(self) -> int:
+        """Rounds the schedule expects (the progress bar's total)."""
+        from edgeprune.methods.schedule import rounds_to_target
+
+        return sum(rounds_to_target(st.target, self.per_round()) for st in self.stages)
+
     def granularity(self) -> str:
         return self.cfg.granularity
 

@@ -10,7 +10,6 @@ from edgeprune.methods.config import SlimConfig
 from edgeprune.methods.context import Context, resolve
 from edgeprune.methods.evaluation import measure
 from edgeprune.methods.rundir import RunDir, read_json
-from edgeprune.methods.schedule import rounds_to_target
 from edgeprune.methods.seeding import seed_step
 from edgeprune.methods.state import read_state, write_state
 from edgeprune.methods.stopping import decide
@@ -52,7 +51,7 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
 
     from tqdm.auto import tqdm
 
-    planned = sum(rounds_to_target(st.target, method.per_round()) for st in stages)
+    planned = method.planned_rounds()
     bar = tqdm(total=max(planned, len(rounds) - 1), initial=len(rounds) - 1, desc=f"{cfg.method} rounds",
                disable=not progress_on(cfg), unit="round")
     while True:

@@ -4,6 +4,7 @@ trained weights and one more epoch from those weights (iterative fine-tuning, no
 from __future__ import annotations
 
 from edgeprune.methods.base import Method
+from edgeprune.methods.schedule import lthif_plan
 from edgeprune.methods.state import RoundState
 
 
@@ -15,6 +16,12 @@ class LTHIF(Method):
         model = self.ctx.build()
         fit = self.ctx.fit(model, 0, epochs=c.first_epochs, lr=c.lr, desc="iteration 1")
         return RoundState(model=model, lr=c.lr, extra={"fit": fit}), None
+
+    def planned_rounds(self) -> int:
+        """Iterations t = 2..T of Algorithm 1 (one prune before each), per stage."""
+        c = self.cfg
+        return sum(len(lthif_plan(st.target, c.per_round, c.first_epochs, c.iter_epochs, c.max_rounds)) - 1
+                   for st in self.stages)
 
     def retrain(self, state, n, stage):
         c = self.cfg

@@ -1,7 +1,8 @@
 """The parity gate: an exported file must agree with PyTorch on the same inputs, or it is not written.
 
 float: max |runtime - torch| <= 1e-4 on the output. int8: >= 99 % identical decisions (sigmoid >= the
-model's threshold for binary models, argmax for multiclass) and the max probability difference reported.
+model's threshold for binary models, argmax for multiclass) and the max probability difference reported;
+an embedding model (no decisions) needs a cosine similarity >= 0.98 between every pair of output vectors.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from edgeprune.errors import EdgepruneError
 
 FLOAT_TOL = 1e-4
 INT8_AGREEMENT = 0.99
+INT8_EMBEDDING_COSINE = 0.98
 
 
 def torch_outputs(model, samples, names, batch: int = 16) -> np.ndarray:
@@ -50,6 +52,10 @@ def compare(expected: np.ndarray, got: np.ndarray, task: str, threshold: float) 
         same = _decisions(p_ref, task, threshold) == _decisions(p_got, task, threshold)
         result["decision_agreement"] = float(same.mean())
         result["threshold"] = threshold
+    else:
+        a, b = expected.reshape(len(expected), -1), got.reshape(len(got), -1)
+        cos = (a * b).sum(1) / np.maximum(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+        result["min_cosine"] = float(cos.min())
     return result
 
 
@@ -62,8 +68,12 @@ def gate(result: dict, int8: bool, label: str) -> dict:
                 f"parity gate failed for {label}: max |runtime - torch| = {result['max_abs_diff']:.3g} > {FLOAT_TOL:g}"
             )
         return result
-    if "decision_agreement" not in result:
-        raise EdgepruneError(f"parity gate for {label}: int8 needs a binary or multiclass model (decisions to compare)")
+    if "min_cosine" in result:
+        result["passed"] = result["min_cosine"] >= INT8_EMBEDDING_COSINE
+        if not result["passed"]:
+            raise EdgepruneError(f"parity gate failed for {label}: cosine similarity {result['min_cosine']:.4f} "
+                                 f"< {INT8_EMBEDDING_COSINE:g} between int8 and PyTorch embeddings")
+        return result
     result["passed"] = result["decision_agreement"] >= INT8_AGREEMENT
     if not result["passed"]:
         raise EdgepruneError(

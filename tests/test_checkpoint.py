@@ -258,3 +258,51 @@ def test_tampered_widths_are_refused(tmp_path, standin):
 def test_missing_file(tmp_path):
     with pytest.raises(EdgepruneError, match="no such checkpoint"):
         edgeprune.load(tmp_path / "nope.safetensors")
+
+
+ZOO_CFG = {"frames": 24, "lip_frames": 3}
+
+
+def _zoo_names():
+    from edgeprune import models
+
+    return models.names()
+
+
+@pytest.mark.parametrize("name", _zoo_names())
+def test_every_zoo_model_pruned_round_trips_identically(tmp_path, name):
+    from edgeprune import models
+
+    importance = "l1" if name.startswith("lenet") else "bn_scale"  # the lenets have no BatchNorm
+    for amount in (0.3, 0.5, 0.8):
+        model = models.build(name, **ZOO_CFG).eval()
+        x = models.example_inputs(name, batch=2, **ZOO_CFG)
+        report = edgeprune.ChannelPruner(model, x, importance=importance).prune(amount)
+        assert report.params_after < report.params_before
+        path = edgeprune.save(model, tmp_path / f"{name}-{amount}.safetensors", wsr=1 - report.params_after / report.params_before)
+        loaded, meta = edgeprune.load(path)
+        assert meta["arch"]["zoo"] == name
+        with torch.no_grad():
+            assert torch.equal(loaded(*x), model(*x))
+
+
+def test_pruned_zoo_model_loaded_in_another_process_is_bit_identical(tmp_path):
+    from edgeprune import models
+
+    model = models.build("tv-av", **ZOO_CFG).eval()
+    x = models.example_inputs("tv-av", batch=2, **ZOO_CFG)
+    edgeprune.ChannelPruner(model, x).prune(0.5)
+    edgeprune.save(model, tmp_path / "m.safetensors")
+    torch.save(x, tmp_path / "x.pt")
+    script = textwrap.dedent(
+        f"""
+        import torch, edgeprune
+        model, _ = edgeprune.load({str(tmp_path / 'm.safetensors')!r})
+        x = torch.load({str(tmp_path / 'x.pt')!r}, weights_only=True)
+        with torch.no_grad():
+            torch.save(model(*x), {str(tmp_path / 'y.pt')!r})
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    with torch.no_grad():
+        assert torch.equal(torch.load(tmp_path / "y.pt", weights_only=True), model(*x))

@@ -55,14 +55,38 @@ def _input_cfg(args) -> dict:
     return {k: v for k, v in (("frames", args.frames), ("lip_frames", args.lip_frames)) if v is not None}
 
 
-def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path) -> list[str]:
-    """Export each variant with edgeprune.export (parity-checked); returns the file paths."""
-    from edgeprune.export import FORMATS, export_model
+_CHILD_EXPORT = """
+import sys, torch
+from edgeprune.export import export_model
+example = tuple(torch.load(sys.argv[3], weights_only=True))
+export_model(sys.argv[1], sys.argv[2].rsplit(".", 1)[1], sys.argv[2], example_inputs=example, samples=3)
+"""
 
+
+def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path) -> list[str]:
+    """Export each variant with edgeprune.export (parity-checked) in a child process, from a checkpoint, so that
+    a converter crash (litert-torch has segfaulted on misp-video) is reported instead of ending the run."""
+    import subprocess
+
+    import torch
+
+    import edgeprune
+    from edgeprune.errors import EdgepruneError
+    from edgeprune.export import FORMATS
+
+    inputs = folder / f"{name}-inputs.pt"
+    torch.save(list(example), inputs)
     paths = []
     for v in variants:
+        ckpt = folder / f"{name}-{v['label']}.safetensors"
+        edgeprune.save(v["model"], ckpt)
         path = folder / f"{name}-{v['label']}{FORMATS[fmt]}"
-        export_model(v["model"], fmt, path, example_inputs=example, samples=3)
+        proc = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, str(ckpt), str(path), str(inputs)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [f"killed by signal {-proc.returncode}"])[-1]
+            why = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else last
+            raise EdgepruneError(f"{fmt} export of {name} {v['label']} failed: {why}")
         paths.append(str(path))
     return paths
 
@@ -100,14 +124,24 @@ def bench_model(name: str, args, folder: Path) -> dict:
     variants, example = build_variants(name, args.wsr, args)
     rows = {v["label"]: {k: v[k] for k in ("wsr_target", "wsr", "params", "macs", "macs_reduction")}
             for v in variants}
+    from edgeprune.errors import EdgepruneError
+
+    failures = {}
     for runtime in args.runtimes:
-        if runtime == "torch":
-            stats = measure_torch(variants, example, args)
-        else:
-            fmt = "onnx" if runtime == "ort" else "tflite"
-            paths = export_all(name, variants, example, fmt, folder)
-            stats = measure_files(paths, "ort" if runtime == "ort" else "litert", args)
+        try:
+            if runtime == "torch":
+                stats = measure_torch(variants, example, args)
+            else:
+                fmt = "onnx" if runtime == "ort" else "tflite"
+                paths = export_all(name, variants, example, fmt, folder)
+                stats = measure_files(paths, "ort" if runtime == "ort" else "litert", args)
+        except EdgepruneError as exc:
+            print(f"# {name} {runtime}: {exc}", file=sys.stderr, flush=True)
+            failures[runtime] = str(exc)
+            continue
         base = stats[0]["p50"]
+        print(f"# {name} {runtime}: p50 ms " + ", ".join(f"{v['label']} {s['p50']:.3f}" for v, s in zip(variants, stats)),
+              file=sys.stderr, flush=True)
         for v, s in zip(variants, stats):
             speedup = base / s["p50"]
             rows[v["label"]][runtime] = {
@@ -117,7 +151,7 @@ def bench_model(name: str, args, folder: Path) -> dict:
                 "cut_fraction": ((1 - 1 / speedup) / (1 - 1 / v["macs_reduction"]))
                 if v["label"] != "dense" else None,
             }
-    return {"model": name, "variants": rows}
+    return {"model": name, "variants": rows, "failures": failures}
 
 
 def print_table(results: list[dict], runtimes: list[str]) -> None:
@@ -129,7 +163,10 @@ def print_table(results: list[dict], runtimes: list[str]) -> None:
         for label, row in res["variants"].items():
             line = f"{res['model']:<12} {label:<8} {row['wsr']:5.2f} {row['macs']:13,d} {row['macs_reduction']:7.2f}"
             for rt in runtimes:
-                r = row[rt]
+                r = row.get(rt)
+                if r is None:
+                    line += f" | {'failed':>13} {'':>8} {'':>5}"
+                    continue
                 eff = "" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
                 line += f" | {r['p50_ms']:13.3f} {r['speedup']:8.2f} {eff:>5}"
             print(line)

@@ -1,5 +1,6 @@
 """The SSH target of `edgeprune bench`: copy device_bench/ and the models to a temporary folder on a board with
-the system OpenSSH client, run the measurement there, fetch its JSON and remove the folder in every case."""
+the system OpenSSH client (ssh only: a tar stream in, the JSON out), run the measurement there with the board's
+python, and remove the folder in every case."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -34,11 +34,6 @@ class SshTarget:
     def destination(self) -> str:
         """user@host as ssh takes it."""
         return f"{self.user}@{self.host}" if self.user else self.host
-
-    def scp_prefix(self) -> str:
-        """user@host: (IPv6 addresses in brackets) as scp takes it before a remote path."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.user}@{host}:" if self.user else f"{host}:"
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -84,7 +79,7 @@ class SshOptions:
     command_timeout: float = 900.0
 
     def common(self) -> list[str]:
-        """Options shared by ssh and scp."""
+        """The -o/-i options of every ssh call."""
         if self.strict_host_key_checking not in HOST_KEY_POLICIES:
             raise EdgepruneError(f"bad host-key policy {self.strict_host_key_checking!r}: "
                                  f"choose one of {', '.join(HOST_KEY_POLICIES)}")
@@ -107,7 +102,7 @@ class SshOptions:
 
 
 def _ssh_failure(target: SshTarget, opts: SshOptions, stderr: str) -> EdgepruneError:
-    """One line for an ssh/scp failure (exit 255): unreachable, refused authentication, host key, other."""
+    """One line for an ssh failure (exit 255): unreachable, refused authentication, host key, other."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     last = lines[-1] if lines else "no error message"
     text = stderr.lower()
@@ -124,9 +119,10 @@ def _ssh_failure(target: SshTarget, opts: SshOptions, stderr: str) -> EdgepruneE
     return EdgepruneError(f"ssh to {target} failed: {last}")
 
 
-def _call(argv: list[str], target: SshTarget, opts: SshOptions, timeout: float, what: str):
+def _call(argv: list[str], target: SshTarget, opts: SshOptions, timeout: float, what: str, stdin=None):
     try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
     except FileNotFoundError:
         raise EdgepruneError(f"{argv[0]} not found: install the OpenSSH client (openssh-client)") from None
     except subprocess.TimeoutExpired:
@@ -149,23 +145,34 @@ class RemoteFolder:
         self.target, self.opts, self.base, self.path = target, opts, base, None
         self.common = opts.common()
 
-    def ssh(self, command: str, timeout: float | None = None, what: str = "ssh"):
+    def ssh(self, command: str, timeout: float | None = None, what: str = "ssh", stdin=None):
+        """Run one shell command line on the board (every variable part already shlex-quoted)."""
         argv = ["ssh", *self.common]
         if self.target.port:
             argv += ["-p", str(self.target.port)]
         argv += ["--", self.target.destination(), command]
-        return _call(argv, self.target, self.opts, timeout or self.opts.connect_timeout + 60, what)
+        return _call(argv, self.target, self.opts, timeout or self.opts.connect_timeout + 60, what, stdin)
 
-    def scp(self, sources: list[str], dest: str, what: str):
-        argv = ["scp", "-q", "-r", *self.common]
-        if self.target.port:
-            argv += ["-P", str(self.target.port)]
-        argv += ["--", *sources, dest]
-        proc = _call(argv, self.target, self.opts, self.opts.connect_timeout + 300, what)
+    def upload(self, archive: Path) -> None:
+        """Unpack a local tar archive into the folder: `tar -x` on the board, fed through ssh's stdin. (Not scp:
+        the legacy scp protocol, still the default of OpenSSH clients before 9.0, passes the remote path through
+        the remote shell, so a folder name with spaces or metacharacters would break or be run.)"""
+        with open(archive, "rb") as stdin:
+            proc = self.ssh(f"tar -x -f - -C {shlex.quote(self.path)}", timeout=self.opts.connect_timeout + 600,
+                            what="copying device_bench and the models", stdin=stdin)
+        self._check(proc, "copying device_bench and the models")
+
+    def fetch(self, name: str) -> str:
+        """The text of file `name` in the folder."""
+        proc = self.ssh(f"cat -- {shlex.quote(self.path + '/' + name)}", what="fetching the result")
+        self._check(proc, "fetching the result")
+        return proc.stdout
+
+    def _check(self, proc, what: str) -> None:
+        if proc.returncode == 255:
+            raise _ssh_failure(self.target, self.opts, proc.stderr)
         if proc.returncode != 0:
-            if proc.returncode == 255 or "ssh:" in proc.stderr or "permission denied" in proc.stderr.lower():
-                raise _ssh_failure(self.target, self.opts, proc.stderr)
-            last = (proc.stderr.strip().splitlines() or ["no error message"])[-1]
+            last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
             raise EdgepruneError(f"{what} on {self.target} failed: {last}")
 
     def __enter__(self) -> "RemoteFolder":
@@ -189,10 +196,6 @@ class RemoteFolder:
                     raise
         self.path = None
 
-    def remote(self, name: str) -> str:
-        """scp destination for `name` inside the folder."""
-        return self.target.scp_prefix() + f"{self.path}/{name}"
-
 
 def failure_reason(proc: subprocess.CompletedProcess, names: list[str], shown: list[str]) -> str:
     """The `device_bench: error:` line of a failed run (else its last stderr line), with the model names it
@@ -205,19 +208,19 @@ def failure_reason(proc: subprocess.CompletedProcess, names: list[str], shown: l
     return reason
 
 
-def _stage(stage: Path, models: list[str]) -> list[str]:
-    """Copy the device_bench package (its .py files) and the models (renamed m0.onnx, m1.tflite, ...) into stage."""
+def _archive(path: Path, models: list[str]) -> list[str]:
+    """Write a tar of the device_bench package (its .py files) and the models, renamed m0.onnx, m1.tflite, ...
+    (so no user file name ever reaches the board's shell); returns those names."""
+    import tarfile
+
     from edgeprune import device_bench
 
-    package = stage / "device_bench"
-    package.mkdir()
-    for src in Path(device_bench.__file__).parent.glob("*.py"):
-        shutil.copyfile(src, package / src.name)
-    names = []
-    for i, model in enumerate(models):
-        name = f"m{i}{os.path.splitext(model)[1].lower()}"
-        shutil.copyfile(model, stage / name)
-        names.append(name)
+    names = [f"m{i}{os.path.splitext(m)[1].lower()}" for i, m in enumerate(models)]
+    with tarfile.open(path, "w", dereference=True) as tar:  # a symlinked model travels as its file
+        for src in sorted(Path(device_bench.__file__).parent.glob("*.py")):
+            tar.add(src, arcname=f"device_bench/{src.name}")
+        for model, name in zip(models, names):
+            tar.add(model, arcname=name)
     return names
 
 
@@ -227,11 +230,10 @@ def bench_remote(target: SshTarget, opts: SshOptions, models: list[str], bench_a
     and a `remote` section (target, folder, python). The remote folder is removed whatever happens."""
     python = remote_python_word(remote_python)
     with tempfile.TemporaryDirectory(prefix="edgeprune-stage.") as tmp:
-        stage = Path(tmp)
-        names = _stage(stage, models)
+        archive = Path(tmp) / "bench.tar"
+        names = _archive(archive, models)
         with RemoteFolder(target, opts, remote_tmp) as folder:
-            folder.scp([str(stage / "device_bench"), *(str(stage / n) for n in names)],
-                       folder.remote(""), "copying device_bench and the models")
+            folder.upload(archive)
             words = [python, "-m", "device_bench", *map(shlex.quote, bench_args), "--json", "result.json", "--",
                      *map(shlex.quote, names)]
             command = f"cd {shlex.quote(folder.path)} && " + " ".join(words)
@@ -242,12 +244,12 @@ def bench_remote(target: SshTarget, opts: SshOptions, models: list[str], bench_a
                 raise EdgepruneError(f"remote python not found on {target}: {remote_python}")
             if proc.returncode != 0:
                 raise EdgepruneError(f"on {target}: {failure_reason(proc, names, models)}")
-            folder.scp([folder.remote("result.json")], str(stage / "result.json"), "fetching the result")
+            text = folder.fetch("result.json")
             remote_path = folder.path
-        try:
-            result = json.loads((stage / "result.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise EdgepruneError(f"unreadable result from {target}: {exc}") from None
+    try:
+        result = json.loads(text)
+    except ValueError as exc:
+        raise EdgepruneError(f"unreadable result from {target}: {exc}") from None
     for entry, local in zip(result.get("models", []), models):
         entry["remote_path"] = entry["path"]
         entry["path"] = local

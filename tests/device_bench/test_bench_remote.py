@@ -20,7 +20,7 @@ def test_parse_target():
     assert parse_target("ssh://pi@raspberrypi.local") == SshTarget("raspberrypi.local", "pi", None)
     assert parse_target("ssh://board") == SshTarget("board", None, None)
     t = parse_target("ssh://pi@[::1]:22")
-    assert (t.host, t.destination(), t.scp_prefix(), str(t)) == ("::1", "pi@::1", "pi@[::1]:", "ssh://pi@[::1]:22")
+    assert (t.host, t.destination(), str(t)) == ("::1", "pi@::1", "ssh://pi@[::1]:22")
 
 
 @pytest.mark.parametrize("text", [
@@ -69,7 +69,9 @@ def one_error_line(proc) -> str:
 def test_remote_bench_returns_json_and_cleans_up(sshd, board_python, tiny_onnx, tiny_tflite, remote_tmp,
                                                  tmp_path, edgeprune_bench):
     out = tmp_path / "remote.json"
-    proc = edgeprune_bench(str(tiny_onnx), str(tiny_tflite), *sshd.ssh_args(), "--strict-host-key-checking", "yes",
+    link = tmp_path / "link.tflite"
+    link.symlink_to(tiny_tflite)  # travels as the file it points to
+    proc = edgeprune_bench(str(tiny_onnx), str(link), *sshd.ssh_args(), "--strict-host-key-checking", "yes",
                            "--remote-python", str(board_python), "--remote-tmp", str(remote_tmp), *FAST,
                            "--json", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -80,7 +82,7 @@ def test_remote_bench_returns_json_and_cleans_up(sshd, board_python, tiny_onnx, 
     folder = bench["remote"]["folder"]
     assert folder.startswith(str(remote_tmp) + "/edgeprune-bench.")
     assert list(remote_tmp.iterdir()) == []  # the remote folder is gone
-    assert [m["path"] for m in bench["models"]] == [str(tiny_onnx), str(tiny_tflite)]
+    assert [m["path"] for m in bench["models"]] == [str(tiny_onnx), str(link)]
     assert [m["remote_path"] for m in bench["models"]] == ["m0.onnx", "m1.tflite"]
     assert bench["runtimes"]["tflite-runtime"] == "2.14.0" and bench["machine"]["numpy"].startswith("1.")
     for entry in bench["models"]:
@@ -141,16 +143,17 @@ def test_shell_metacharacters_are_quoted_not_run(sshd, board_python, tiny_onnx, 
     shutil.copyfile(tiny_onnx, model)
     board_tmp = tmp_path / "t;cd;touch INJECTED5;x"  # `cd` alone: an injected touch lands in $HOME
     board_tmp.mkdir()
-    proc = edgeprune_bench(model.name, *sshd.ssh_args(), "--remote-python", str(board_python), "--remote-tmp",
-                           str(board_tmp), *FAST, "--json", "out.json", cwd=work, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    remote = edgeprune_bench(model.name, *sshd.ssh_args(), "--remote-python", str(board_python), "--remote-tmp",
+                             str(board_tmp), *FAST, "--json", "out.json", cwd=work, timeout=60)
+    local = edgeprune_bench(model.name, *FAST, cwd=work, timeout=60)  # no shell is involved locally at all
+    places = [Path.home(), Path.cwd()]
+    injected = list(tmp_path.rglob("INJECTED*")) + [p for d in places for p in d.glob("INJECTED*")]
+    for path in injected:
+        path.unlink()
+    assert injected == []
+    assert remote.returncode == 0, remote.stderr
     report = json.loads((work / "out.json").read_text())
     assert report["bench"]["models"][0]["path"] == model.name
     assert list(board_tmp.iterdir()) == []
-    # Locally too (no shell is involved there at all).
-    proc = edgeprune_bench(model.name, *FAST, cwd=work, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert model.name in proc.stdout
-    places = [Path.home(), Path.cwd()]
-    injected = list(tmp_path.rglob("INJECTED*")) + [p for d in places for p in d.glob("INJECTED*")]
-    assert injected == []
+    assert local.returncode == 0, local.stderr
+    assert model.name in local.stdout

@@ -91,8 +91,7 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
     float_runner = open_runner(float_path)
     got = float_runner(check.inputs)
     report["parity"] = compare(expected, got, source.task, source.threshold)
-    if gate:
-        parity_gate(report["parity"], int8=False, label=f"{fmt} float")
+    parity_gate(report["parity"], int8=False, label=f"{fmt} float", strict=gate)
     if scored:
         report["score_before"] = _score(expected, check, source)
     if not int8:
@@ -114,8 +113,7 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
     report["int8_size_bytes"] = int8_path.stat().st_size
     got8 = open_runner(int8_path)(check.inputs)
     report["parity_int8"] = compare(expected, got8, source.task, source.threshold)
-    if gate:
-        parity_gate(report["parity_int8"], int8=True, label=f"{fmt} int8")
+    parity_gate(report["parity_int8"], int8=True, label=f"{fmt} int8", strict=gate)
     if scored:
         report["score_after"] = _score(got8, check, source)
     return int8_path

@@ -63,6 +63,12 @@ def add_tflite_metadata(blob: bytes, values: dict[str, str]) -> bytes:
 
     schema = _schema()
     model = schema.ModelT.InitFromPackedBuf(bytearray(blob), 0)
+    for stored in model.buffers or []:
+        # ai-edge-quantizer writes large constants after the flatbuffer (offset/size into the file); a
+        # repacked file moves them, so they are inlined first (valid for files under 2 GB).
+        if getattr(stored, "offset", 0) > 1:
+            stored.data = np.frombuffer(blob[stored.offset : stored.offset + stored.size], dtype=np.uint8)
+            stored.offset, stored.size = 0, 0
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(json.dumps(values).encode(), dtype=np.uint8)
     model.buffers = (model.buffers or []) + [buffer]

@@ -1,0 +1,86 @@
+"""Export every zoo model, dense and slim (ChannelPruner to WSR 0.8), to ONNX, ONNX int8, TFLite, TFLite int8.
+
+Prints one table: file size, params, export time and max |diff| vs PyTorch (int8: decision agreement).
+Untrained weights and random calibration ('random'): the figures measure the converters, not accuracy.
+    python benchmarks/export.py [--models tv-audio misp-audio] [--formats onnx tflite] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import edgeprune
+from edgeprune import models
+from edgeprune.errors import EdgepruneError
+from edgeprune.export import export_model
+
+VARIANTS = (("onnx", False), ("onnx", True), ("tflite", False), ("tflite", True))
+
+
+def _checkpoint(folder: Path, name: str, slim: bool) -> Path:
+    model = models.build(name).eval()
+    meta = {}
+    if slim:
+        importance = "l1" if name.startswith("lenet") else "bn_scale"
+        report = edgeprune.ChannelPruner(model, models.example_inputs(name, batch=2), importance=importance).prune(0.8)
+        meta = {"method": "channel-pruner", "wsr": 1 - report.params_after / report.params_before}
+    return edgeprune.save(model, folder / f"{name}-{'slim' if slim else 'dense'}.safetensors", **meta)
+
+
+def _row(name, slim, fmt, int8, report=None, error=None) -> dict:
+    row = {"model": name, "variant": "slim" if slim else "dense", "format": f"{fmt}{' int8' if int8 else ''}"}
+    if error:
+        return {**row, "error": error}
+    parity = report["parity_int8" if int8 else "parity"]
+    return {**row, "size_bytes": report["size_bytes"], "params": report["params"], "wsr": report["wsr"],
+            "export_s": report["export_seconds"] + report.get("quantize_seconds", 0.0),
+            "max_abs_diff": parity["max_abs_diff"], "agreement": parity.get("decision_agreement"),
+            "passed": parity["passed"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=models.names())
+    parser.add_argument("--formats", nargs="*", default=["onnx", "tflite"])
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name in args.models:
+            for slim in (False, True):
+                ckpt = _checkpoint(folder, name, slim)
+                for fmt, int8 in VARIANTS:
+                    if fmt not in args.formats:
+                        continue
+                    out = folder / f"out.{fmt}"
+                    try:
+                        report = export_model(ckpt, fmt, out, int8=int8, calib="random" if int8 else None,
+                                              samples=20, calib_samples=100, gate=False)
+                        rows.append(_row(name, slim, fmt, int8, report))
+                    except EdgepruneError as exc:
+                        rows.append(_row(name, slim, fmt, int8, error=str(exc)))
+                    print(_format(rows[-1]), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    print("\n| model | variant | format | size (KiB) | params | WSR | export (s) | max abs diff | agreement |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(_format(row))
+
+
+def _format(row: dict) -> str:
+    head = f"| {row['model']} | {row['variant']} | {row['format']} |"
+    if "error" in row:
+        return f"{head} failed: {row['error']} | | | | | |"
+    agreement = "-" if row["agreement"] is None else f"{100 * row['agreement']:.0f} %"
+    wsr = "-" if row["wsr"] is None else f"{row['wsr']:.2f}"
+    return (f"{head} {row['size_bytes'] / 1024:,.0f} | {row['params']:,} | {wsr} | {row['export_s']:.1f} | "
+            f"{row['max_abs_diff']:.2g} | {agreement} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,9 +16,10 @@ def add_arguments(parser) -> None:
     p = sub.add_parser("synth", help="write the synth corpus", description=DESCRIPTION)
     p.add_argument("--out", required=True, help="output folder (created; must be empty unless --force)")
     p.add_argument("--seed", type=int, default=0, help="generation seed (same seed, same corpus)")
-    p.add_argument("--train", type=int, default=600, help="training clips")
-    p.add_argument("--dev", type=int, default=200, help="development clips")
-    p.add_argument("--test", type=int, default=150, help="test clips per SNR (-5, 0 and 5 dB)")
+    # Same numbers as edgeprune.data.synth.DEFAULT_SIZES (not imported here: it pulls in torch, --help stays fast).
+    p.add_argument("--train", type=int, default=2000, help="training clips")
+    p.add_argument("--dev", type=int, default=300, help="development clips")
+    p.add_argument("--test", type=int, default=200, help="test clips per SNR (-5, 0 and 5 dB)")
     p.add_argument("--clip-s", type=float, default=1.3, help="clip length in seconds")
     p.add_argument("--lip-size", type=int, default=88, choices=(88, 96), help="lip crop size in pixels")
     p.add_argument("--no-lips", action="store_true", help="write audio only")

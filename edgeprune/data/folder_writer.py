@@ -9,13 +9,14 @@ import numpy as np
 
 from edgeprune.data.atomic import atomic_dir
 from edgeprune.data.progress import progress
-from edgeprune.data.synth import corpus_args, load_audio, load_lips
+from edgeprune.data.synth import DEFAULT_SIZES, corpus_args, load_audio, load_lips
 from edgeprune.data.synth_speech import SR
 from edgeprune.data.wav import write_wav
 from edgeprune.errors import EdgepruneError
 
 
-def write_synth_folder(out, *, seed=0, train=600, dev=200, test=150, clip_s=1.3, lip_size=88,
+def write_synth_folder(out, *, seed=0, train=DEFAULT_SIZES["train"], dev=DEFAULT_SIZES["dev"],
+                       test=DEFAULT_SIZES["test"], clip_s=1.3, lip_size=88,
                        lips=True, cache_dir=None, force=False) -> dict:
     """Write DIR/{train,dev,test}/{positive,negative}/<id>.wav, DIR/<split>/lips/<id>.npy (uint8 (Tv, S, S)),
     DIR/<split>/snr.csv and DIR/corpus.json; the whole folder appears at once (temp folder, rename)."""

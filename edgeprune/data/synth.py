@@ -12,10 +12,10 @@ from edgeprune.errors import EdgepruneError
 from edgeprune.features.lips import LIP_SIZES
 
 VERSION = 2  # bump whenever generation changes, so old caches are not reused
-DEFAULT_SIZES = {"train": 600, "dev": 200, "test": 150}  # test: clean clips, each at every TEST_SNRS
+DEFAULT_SIZES = {"train": 2000, "dev": 300, "test": 200}  # test: clean clips, each at every TEST_SNRS
 
 
-def corpus_args(seed: int = 0, train: int = 600, dev: int = 200, test: int = 150, clip_s: float = 1.3) -> dict:
+def corpus_args(seed: int = 0, train: int = 2000, dev: int = 300, test: int = 200, clip_s: float = 1.3) -> dict:
     for name, n in (("train", train), ("dev", dev), ("test", test)):
         if int(n) < 1:
             raise EdgepruneError(f"synth: the {name} size must be at least 1, got {n}")

@@ -25,6 +25,13 @@ METHOD_DEFAULTS = {
     "lth-if": dict(per_round=0.05, scope="layerwise", importance="l1", finetune_epochs=0),
 }
 
+# The built-in synth corpus is about a thousand times smaller than MISP2021 (2000 training clips against
+# ~120 hours), so the papers' Adam lr 1e-4 / batch 64 barely moves a model in the few hundred steps a
+# default run affords (measured on tv-audio: test Score 0.69 after 30 epochs at lr 1e-4 on 600 clips,
+# 0.49 at lr 3e-3 / batch 32 on 2400 clips). On `synth` these replace the model's paper defaults; a flag
+# given explicitly always wins, and config.json records what ran.
+SYNTH_RECIPE = {"lr": 3e-3, "batch_size": 32, "epochs": 20}
+
 # Fields that may change between two invocations on the same run directory.
 NOT_IDENTITY = ("out", "device", "progress")
 
@@ -129,6 +136,8 @@ class SlimConfig:
         """Fill every None with the method's or the model's default; returns a new config."""
         self.validate()
         d = dict(model_defaults or {})
+        if self.data == "synth":
+            d.update(SYNTH_RECIPE)
         c = dataclasses.replace(self)
         c.model = c.model or DEFAULT_MODEL
         for name in ("per_round", "scope", "importance", "finetune_epochs"):

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods.config import SlimConfig, data_slug
+from edgeprune.methods.config import SYNTH_RECIPE, SlimConfig, data_slug
 
 
 def test_every_field_has_help():
@@ -14,10 +14,16 @@ def test_every_field_has_help():
 
 
 def test_resolve_fills_method_and_model_defaults():
-    c = SlimConfig().resolve({"epochs": 7, "lr": 2e-4, "batch_size": 16})
+    c = SlimConfig(data="folder:clips").resolve({"epochs": 7, "lr": 2e-4, "batch_size": 16})
     assert (c.method, c.model, c.per_round, c.scope, c.importance) == ("cplr", "tv-audio", 0.3, "global", "bn_scale")
     assert (c.epochs, c.lr, c.batch_size, c.finetune_epochs) == (7, 2e-4, 16, 7)
-    assert c.out == "runs/cplr-tv-audio-synth"
+    assert c.out == "runs/cplr-tv-audio-folder-clips"
+    # on the small built-in corpus the synth recipe replaces the model's paper defaults ...
+    s = SlimConfig().resolve({"epochs": 7, "lr": 2e-4, "batch_size": 16})
+    assert (s.epochs, s.lr, s.batch_size) == (SYNTH_RECIPE["epochs"], SYNTH_RECIPE["lr"], SYNTH_RECIPE["batch_size"])
+    assert s.out == "runs/cplr-tv-audio-synth"
+    # ... and explicit flags still win over it
+    assert SlimConfig(lr=1e-4, batch_size=64, epochs=3).resolve({"lr": 2e-4}).lr == 1e-4
     lthif = SlimConfig(method="lth-if").resolve()
     assert (lthif.per_round, lthif.scope, lthif.importance, lthif.finetune_epochs) == (0.05, "layerwise", "l1", 0)
     cp = SlimConfig(method="cp", lr=1e-3).resolve()

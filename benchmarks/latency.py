@@ -4,6 +4,7 @@ Runtime (1 thread), TFLite (ai-edge-litert, 1 thread) and PyTorch eager (1 threa
     python benchmarks/latency.py                                   # misp-audio and misp-video, all three runtimes
     python benchmarks/latency.py --models all --json runs/latency.json
     python benchmarks/latency.py --models misp-audio --runtimes ort,torch --round-to 8 --min-seconds 1
+    python benchmarks/latency.py --models misp-video --runtimes ort --profile 5    # + per-op-type times
 
 The headline per slimmed model and runtime is `efficiency` = speed-up / MACs reduction (how much of the cut in
 MACs becomes time); the goal is >= 0.8 on misp-audio and misp-video with ONNX Runtime. The channels are chosen by
@@ -102,6 +103,38 @@ def measure_files(paths: list[str], runtime: str, args) -> list[dict]:
     return [m["latency_ms"] for m in result["models"]]
 
 
+def profile_ort(path: str, runs: int, threads: int) -> dict:
+    """Per-op-type milliseconds per inference from onnxruntime's profiler (kernel time only), largest first."""
+    import json as _json
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from edgeprune.device_bench.inputs import ORT_DTYPES, InputSpec, exported_shapes, resolve_shape, synthesise
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(path).with_suffix("")) + "-profile"
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    exported = exported_shapes(dict(session.get_modelmeta().custom_metadata_map))
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for arg in session.get_inputs():
+        shape, _ = resolve_shape(arg.name, list(arg.shape), {}, exported)
+        feeds[arg.name] = synthesise(InputSpec(arg.name, shape, np.dtype(ORT_DTYPES[arg.type])), rng)
+    session.run(None, feeds)  # not profiled separately: the first run is in the trace too, averaged away below
+    for _ in range(runs):
+        session.run(None, feeds)
+    trace = _json.loads(Path(session.end_profiling()).read_text())
+    per_op: dict[str, float] = {}
+    for event in trace:
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            op = event.get("args", {}).get("op_name", "?")
+            per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1000.0 / (runs + 1)
+    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
+
+
 def measure_torch(variants: list[dict], example, args) -> list[dict]:
     """PyTorch eager under inference_mode, one thread, the same interleaved loop and statistics as device_bench."""
     import torch
@@ -135,6 +168,9 @@ def bench_model(name: str, args, folder: Path) -> dict:
                 fmt = "onnx" if runtime == "ort" else "tflite"
                 paths = export_all(name, variants, example, fmt, folder)
                 stats = measure_files(paths, "ort" if runtime == "ort" else "litert", args)
+                if runtime == "ort" and args.profile:
+                    for v, path in zip(variants, paths):
+                        v["ort_profile"] = profile_ort(path, args.profile, args.threads)
         except EdgepruneError as exc:
             print(f"# {name} {runtime}: {exc}", file=sys.stderr, flush=True)
             failures[runtime] = str(exc)
@@ -144,6 +180,8 @@ def bench_model(name: str, args, folder: Path) -> dict:
               file=sys.stderr, flush=True)
         for v, s in zip(variants, stats):
             speedup = base / s["p50"]
+            if runtime == "ort" and "ort_profile" in v:
+                rows[v["label"]]["ort_profile_ms"] = v["ort_profile"]
             rows[v["label"]][runtime] = {
                 "p50_ms": s["p50"], "p90_ms": s["p90"], "count": s["count"], "speedup": speedup,
                 "efficiency": speedup / v["macs_reduction"] if v["label"] != "dense" else None,
@@ -189,6 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-seconds", type=float, default=120.0)
     p.add_argument("--block", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", type=int, default=0, metavar="RUNS",
+                   help="also profile each ONNX file per op type over RUNS runs (onnxruntime profiler)")
     p.add_argument("--keep", default=None, help="keep the exported files in this folder")
     p.add_argument("--json", default=None, help="write all figures here")
     args = p.parse_args(argv)

@@ -16,8 +16,8 @@ SCHEMA = "device_bench/1"
 
 
 def resolve_threads(value) -> int:
-    """`all` (or 0) -> the usable core count; otherwise a positive integer."""
-    if str(value).strip().lower() in ("all", "0"):
+    """`all` -> the usable core count; otherwise a positive integer."""
+    if str(value).strip().lower() == "all":
         return usable_cores()
     try:
         threads = int(value)

@@ -96,6 +96,7 @@ def test_model_that_does_not_load(garbage_onnx):
     (["missing.onnx"], 2, "model file not found: missing.onnx"),
     (["{onnx}", "--runtime", "litert"], 2, "runtime 'litert' cannot run a .onnx model"),
     (["{onnx}", "--threads", "0.5"], 2, "bad thread count '0.5'"),
+    (["{onnx}", "--threads", "0"], 2, "bad thread count '0'"),
     (["{onnx}", "--min-runs", "0"], 2, "min-runs and block >= 1"),
     (["{onnx}", "--shape", "fbank"], 2, "bad --shape 'fbank'"),
     (["{tflite}", "--runtime", "tflite-runtime"], 3, "runtime 'tflite-runtime' is not available"),

@@ -65,3 +65,9 @@ def test_wheel_installs_all_three_mapped_packages(tmp_path):
         assert path.startswith(site), f"{path} imported from outside the wheel's install"
     assert out[1].endswith("edgeprune/models/__init__.py")
     assert out[3].endswith("edgeprune/device_bench/__init__.py")
+
+
+def test_test_modules_have_unique_basenames():
+    # tests/ folders are not packages: two test files with one basename stop pytest at collection.
+    names = [p.name for p in (ROOT / "tests").rglob("*.py") if p.name != "conftest.py"]
+    assert sorted(set(n for n in names if names.count(n) > 1)) == []

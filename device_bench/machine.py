@@ -17,8 +17,8 @@ def cpu_model() -> str:
                 key = key.strip()
                 if sep and key in keys and key not in found and value.strip():
                     found[key] = value.strip()
-    except OSError:
-        pass
+    except OSError:  # no /proc (macOS, some containers): fall back to platform below
+        found.clear()
     for key in keys:
         if key in found:
             return found[key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 import os
 
 import numpy as np
@@ -66,7 +67,7 @@ def choose_runtime(path: str, requested: str) -> str:
     return requested
 
 
-class Runner:
+class Runner(ABC):
     """A loaded model with synthesised inputs; `run()` does one inference and returns its outputs."""
 
     runtime: str
@@ -78,8 +79,9 @@ class Runner:
         self.outputs = outputs
         self.metadata = metadata
 
-    def run(self):  # pragma: no cover - every subclass implements it
-        raise NotImplementedError
+    @abstractmethod
+    def run(self):
+        """One inference on the runner's prepared inputs."""
 
 
 class OrtRunner(Runner):

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,6 +16,7 @@ import torch
 from torch import nn
 
 from edgeprune.architecture import apply_widths, capture_widths
+from edgeprune.atomic import write_bytes
 from edgeprune.errors import EdgepruneError
 
 FORMAT = "edgeprune-checkpoint"
@@ -47,7 +46,7 @@ def save(model: nn.Module, path, *, factory: str | None = None, factory_kwargs: 
     }
     blob = st_save(tensors, metadata=header)
     path = Path(path)
-    _atomic_write(path, blob)
+    write_bytes(path, blob)
     return path
 
 
@@ -248,20 +247,4 @@ def _header(path: Path, data: bytes) -> dict:
     return header
 
 
-def _atomic_write(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file 0600; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 HELP = "export a checkpoint to ONNX or TFLite (float or int8), checked against PyTorch"
@@ -46,7 +43,9 @@ def run(args) -> int:
     )
     print(_table(report))
     if args.json:
-        _write_json(Path(args.json), report)
+        from edgeprune.atomic import write_json
+
+        write_json(Path(args.json), report)
     return 0
 
 
@@ -74,9 +73,3 @@ def _table(report: dict) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def _write_json(path: Path, report: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(report, fh, indent=2)
-    os.replace(tmp, path)

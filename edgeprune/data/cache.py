@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeprune.data.atomic import atomic_path
+from edgeprune.atomic import atomic_path
 
 
 def cache_root(cache_dir=None) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeprune.data.atomic import atomic_dir
+from edgeprune.atomic import atomic_dir
 from edgeprune.data.progress import progress
 from edgeprune.data.synth import DEFAULT_SIZES, corpus_args, load_audio, load_lips
 from edgeprune.data.synth_speech import SR

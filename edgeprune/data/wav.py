@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeprune.data.atomic import atomic_path
+from edgeprune.atomic import atomic_path
 from edgeprune.errors import EdgepruneError
 
 SAMPLE_RATE = 16000

@@ -3,13 +3,15 @@ they share: physical channel removal through ChannelPruner and unstructured magn
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from edgeprune.methods import masks as M
 from edgeprune.methods.context import Context, modules_outside, modules_under
 from edgeprune.methods.state import RoundState
 from edgeprune.methods.stopping import Stage
 
 
-class Method:
+class Method(ABC):
     """A pruning schedule. Subclasses set `name` and implement `start` and `retrain`."""
 
     name = ""
@@ -38,9 +40,9 @@ class Method:
         return self.cfg.granularity
 
     # -- steps ----------------------------------------------------------
+    @abstractmethod
     def start(self) -> tuple[RoundState, object]:
         """Round 0: build and train the dense model -> (state, theta0 model or None)."""
-        raise NotImplementedError
 
     def round(self, state: RoundState, n: int, amount: float, stage: Stage, stage_index: int) -> tuple[RoundState, dict]:
         """Round n: cut `amount`, then retrain -> (state, info for metrics.json)."""
@@ -51,8 +53,9 @@ class Method:
         info["fit"] = fit
         return state, info
 
+    @abstractmethod
     def retrain(self, state: RoundState, n: int, stage: Stage) -> tuple[RoundState, dict | None]:
-        raise NotImplementedError
+        """Retrain after round n's cut -> (state, the fit's summary or None)."""
 
     def finish(self, state: RoundState) -> tuple[RoundState, dict | None]:
         """The final fine-tune (finetune_epochs at finetune_lr, or the last round's rate)."""

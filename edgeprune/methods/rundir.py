@@ -11,6 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from edgeprune import atomic
 from edgeprune.errors import EdgepruneError
 
 CONFIG = "config.json"
@@ -20,17 +21,8 @@ _TMP_PREFIX = ".tmp-"
 
 
 def write_json(path: Path, data) -> None:
-    """Write JSON atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True, allow_nan=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (temp file in the same folder, then rename), keys sorted."""
+    atomic.write_json(path, data, sort_keys=True, allow_nan=True)
 
 
 def read_json(path: Path):

@@ -1,7 +1,11 @@
-"""Never-half-written files and folders: write to a temporary sibling, then rename into place."""
+"""Never-half-written files and folders: write to a temporary sibling, then rename into place.
+
+The one implementation for edgeprune (device_bench keeps its own: it may not import edgeprune).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -37,6 +41,26 @@ def atomic_path(path, suffix: str = ""):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_bytes(path, blob: bytes) -> Path:
+    """Write `blob` to `path` atomically, flushed to disk before the rename."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def write_json(path, data, **dump_kw) -> Path:
+    """Write `data` as indented JSON (plus a newline) to `path` atomically."""
+    dump_kw.setdefault("indent", 2)
+    with atomic_path(path, suffix=".json") as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, **dump_kw)
+            fh.write("\n")
+    return Path(path)
 
 
 @contextmanager

@@ -57,6 +57,8 @@ class SlimConfig:
     batch_size: int = _f(None, "mini-batch size; default: the model's")
     patience: int = _f(None, "early-stop patience in epochs (best dev loss is kept); default: the trainer's")
     seed: int = _f(0, "seed of data generation, initialisation and shuffling")
+    skip_bad: bool = _f(False, "skip unreadable or malformed data files (listed in the run's data.json) "
+                        "instead of stopping at the first one")
     device: str = _f("cpu", "torch device to train on")
     per_round: float = _f(None, "fraction pruned per round: cplr 0.3 (alpha), lth 0.2 (p), lth-if 0.05; "
                           "cp prunes to the target in one shot")

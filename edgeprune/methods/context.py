@@ -44,10 +44,26 @@ class Context:
         n = self.cfg.data_size
         sizes = {} if n is None else {"train": n, "dev": max(-(-n // 3), 10), "test": max(-(-n // 3), 10)}
         lip_size = self.spec.lip_size or 88
-        bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed, **sizes)
+        bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,
+                           skip_bad=self.cfg.skip_bad, **sizes)
         if bundle.task != self.spec.task:
             raise EdgepruneError(f"data {self.cfg.data!r} is {bundle.task} but model {self.cfg.model!r} is {self.spec.task}")
+        if bundle.bad:
+            from edgeprune.atomic import write_json
+
+            self.rundir.path.mkdir(parents=True, exist_ok=True)
+            write_json(self.rundir.path / "data.json", {"data": self.cfg.data, "skipped": bundle.bad})
+            print(f"skipped {len(bundle.bad)} bad data file(s), listed in {self.rundir.path / 'data.json'}")
         return bundle
+
+    def checkpoint_meta(self, metrics: dict) -> dict:
+        """What every saved round carries for inference and export: the data it was trained on, the feature
+        normalisation of its training split, and the decision threshold chosen on dev."""
+        meta = {"data": self.cfg.data, "feature_stats": self.data.stats}
+        threshold = (metrics.get("dev") or {}).get("threshold")
+        if threshold is not None:
+            meta["threshold"] = threshold
+        return meta
 
     @cached_property
     def example(self) -> tuple:

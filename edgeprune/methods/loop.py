@@ -43,7 +43,7 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
                           extra={"round": 0, "removed": 0, "stage_name": stages[0].name, "wall_s": time.perf_counter() - t0,
                                  "fit": state.extra.pop("fit", None), "ticket": state.extra.get("ticket")})
         with rd.writing("round_000") as tmp:
-            write_state(tmp, state, metrics, theta0=theta0, method=cfg.method, round=0)
+            write_state(tmp, state, metrics, theta0=theta0, method=cfg.method, round=0, **ctx.checkpoint_meta(metrics))
     rounds = rd.round_metrics()
     resumed_at = len(rounds)
     if stop_after is not None and rounds[-1]["round"] >= stop_after:
@@ -69,7 +69,7 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
                           extra={"round": n, "removed": rounds[-1]["params"] - _live(ctx, state),
                                  "wall_s": time.perf_counter() - t0, "stage_name": stages[d.stage].name, **info})
         with rd.writing(f"round_{n:03d}") as tmp:
-            write_state(tmp, state, metrics, method=cfg.method, round=n)
+            write_state(tmp, state, metrics, method=cfg.method, round=n, **ctx.checkpoint_meta(metrics))
         rounds.append(metrics)
         bar.update(1)
         bar.set_postfix(wsr=f"{metrics['wsr']:.3f}", score=f"{metrics['dev'].get('score', float('nan')):.4f}")
@@ -92,7 +92,8 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
     from edgeprune.report import write_report
 
     with rd.writing("final") as tmp:
-        write_state(tmp, state, metrics, method=cfg.method, round="final", wsr=metrics["wsr"])
+        write_state(tmp, state, metrics, method=cfg.method, round="final", wsr=metrics["wsr"],
+                    **ctx.checkpoint_meta(metrics))
         write_report([rd.path], tmp, final_dir=tmp)
     return {"out": str(rd.path), "status": "finished", "final": metrics}
 

@@ -1,7 +1,7 @@
 """Export every zoo model, dense and slim (ChannelPruner to WSR 0.8), to ONNX, ONNX int8, TFLite, TFLite int8.
 
 Prints one table: file size, params, export time and max |diff| vs PyTorch (int8: decision agreement).
-Untrained weights and random calibration ('random'): the figures measure the converters, not accuracy.
+Untrained weights (BN statistics re-estimated on example inputs) and random calibration ('random'): the figures measure the converters, not accuracy.
     python benchmarks/export.py [--models tv-audio misp-audio] [--formats onnx tflite] [--json FILE]
 """
 
@@ -21,7 +21,7 @@ VARIANTS = (("onnx", False), ("onnx", True), ("tflite", False), ("tflite", True)
 
 
 def _checkpoint(folder: Path, name: str, slim: bool) -> Path:
-    model = models.build(name).eval()
+    model = models.calibrate_bn(models.build(name), name)  # untrained lip encoders: ~1e-7 outputs otherwise
     meta = {}
     if slim:
         importance = "l1" if name.startswith("lenet") else "bn_scale"

@@ -13,24 +13,9 @@ from edgeprune.export.metadata import read_onnx_metadata
 CFG = {"frames": 32, "lip_frames": 4}
 
 
-def _calibrated(name):
-    """A zoo model whose BN statistics are re-estimated on a few batches, as after training: freshly
-    initialised lip encoders in eval mode give embeddings of ~1e-7, next to which no difference means anything."""
-    model = models.build(name, **CFG)
-    for m in model.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration batches
-    model.train()
-    with torch.no_grad():
-        for seed in range(4):
-            torch.manual_seed(seed)
-            model(*models.example_inputs(name, batch=4, **CFG))
-    return model.eval()
-
-
 def _checkpoint(tmp_path, name, pruned):
-    model = _calibrated(name)
+    # untrained lip encoders give ~1e-7 embeddings in eval mode: re-estimate BN statistics first
+    model = models.calibrate_bn(models.build(name, **CFG), name, **CFG)
     meta = {}
     if pruned:
         importance = "l1" if name.startswith("lenet") else "bn_scale"

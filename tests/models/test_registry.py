@@ -113,3 +113,19 @@ def test_misp_video_refuses_a_lip_size_its_pool_cannot_take():
 def test_unknown_activation_raises():
     with pytest.raises(EdgepruneError, match="unknown activation 'gelu'"):
         M.build("misp-audio", act="gelu")
+
+
+def test_calibrate_bn_gives_lip_encoder_outputs_of_a_useful_size():
+    import torch
+
+    from edgeprune.models import calibrate_bn
+
+    cfg = {"lip_frames": 3}
+    model = M.build("tv-lip-mbv2", **cfg).eval()
+    x = M.example_inputs("tv-lip-mbv2", batch=2, **cfg)
+    with torch.no_grad():
+        before = model(*x).abs().mean().item()
+        calibrate_bn(model, "tv-lip-mbv2", batches=2, batch=2, **cfg)
+        after = model(*x).abs().mean().item()
+    assert not model.training
+    assert before < 1e-4 < 1e-2 < after

@@ -6,15 +6,28 @@ import argparse
 import importlib
 import sys
 
-# name -> module under edgeprune.commands; each module has HELP, add_arguments(parser), run(args) -> int.
-# Modules import their heavy dependencies inside run(), so `--help` stays fast.
+# name -> module under edgeprune.commands; each module has HELP, add_arguments(parser), run(args) -> int
+# (optional DESCRIPTION). Modules import their heavy dependencies inside run(), so `--help` and argument
+# errors stay fast. A new command is one more name here and one module.
 COMMANDS = ("slim", "export", "bench", "report", "data")
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block before it), exit status 2.
+
+    argparse prints the whole usage (14-22 lines for slim) before the error, burying it; the usage stays
+    one `--help` away, which the line names.
+    """
+
+    def error(self, message: str):
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from edgeprune import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="edgeprune",
         description="Prune networks physically, export them to ONNX/TFLite and measure them on the device.",
     )
@@ -42,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except EdgepruneError as exc:
-        print(f"edgeprune {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())
+        print(f"edgeprune {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"edgeprune {args.command}: interrupted", file=sys.stderr)

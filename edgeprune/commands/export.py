@@ -31,12 +31,34 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", metavar="FILE", default=None, help="write the report as JSON here")
 
 
-def run(args) -> int:
+def check_args(args) -> None:
+    """Everything that can be checked without torch or onnx, so that a mistake is one line in well under a
+    second: the checkpoint exists, --out is a writable file name with the format's extension, --int8 has --calib."""
+    from edgeprune.commands.outpaths import check_out_file
     from edgeprune.errors import EdgepruneError
-    from edgeprune.export import export_model
+    from edgeprune.export import FORMATS
 
     if args.calib_samples < 1 or (args.samples is not None and args.samples < 1):
         raise EdgepruneError("--calib-samples and --samples must be positive")
+    ckpt = Path(args.checkpoint).expanduser()
+    if not ckpt.exists():
+        raise EdgepruneError(f"{ckpt}: no such checkpoint file")
+    if not ckpt.is_file():
+        raise EdgepruneError(f"{ckpt}: is not a checkpoint file")
+    out = check_out_file(args.out)
+    if out.suffix != FORMATS[args.format]:
+        raise EdgepruneError(f"--out {out} must end in {FORMATS[args.format]} for --format {args.format}")
+    if args.int8 and args.calib is None:
+        raise EdgepruneError("--int8 needs --calib SPEC: a data spec (synth, folder:PATH, misp2021:PATH) for "
+                             "calibration, or 'random' for a smoke test of the converter")
+    if args.json:
+        check_out_file(args.json, "--json")
+
+
+def run(args) -> int:
+    check_args(args)
+    from edgeprune.export import export_model
+
     report = export_model(
         args.checkpoint, args.format, args.out, int8=args.int8, calib=args.calib, simplify=not args.no_simplify,
         samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory,

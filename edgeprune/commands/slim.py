@@ -12,6 +12,13 @@ DESCRIPTION = (HELP + ". Re-running the same command resumes after the last fini
 
 _TYPES = {"str": str, "int": int, "float": float}
 
+# The zoo's names, spelled out so that `--model` is checked by argparse at once instead of after importing
+# torch and every model family (seconds); tests/cli/test_slim_args.py keeps it equal to models.names().
+ZOO_MODELS = ("av-decision", "lenet-300-100", "lenet5", "misp-audio", "misp-video", "tv-audio", "tv-av",
+              "tv-lip-mbv2", "tv-video")
+# A --model-cfg whose model would hold more parameters than this is refused before it is allocated.
+MAX_PARAMS = 500_000_000
+
 
 def _json_object(text: str) -> dict:
     try:
@@ -31,8 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help_text = f.metadata["help"].replace("%", "%%")
         choices = f.metadata.get("choices")
         if f.name == "progress":
-            parser.add_argument("--no-progress", dest="progress", action="store_false",
+            # SUPPRESS: the help formatter would print the dest's default, "(default: True)", under a flag
+            # that hides bars; config_from_args falls back to the field's default (bars shown)
+            parser.add_argument("--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS,
                                 help="hide progress bars (also hidden when EDGEPRUNE_NO_PROGRESS=1)")
+        elif f.name == "model":
+            parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, choices=ZOO_MODELS, metavar="NAME",
+                                help=f"{help_text}; one of {', '.join(ZOO_MODELS)}")
         elif f.type == "bool":
             parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
         elif f.type == "dict":
@@ -47,18 +59,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args):
+    """The SlimConfig of the command line, validated (every number finite and in range), before any import
+    of torch."""
     from edgeprune.methods.config import SlimConfig
 
     values = {f.name: getattr(args, f.name, f.default) for f in dataclasses.fields(SlimConfig)}
-    return SlimConfig(**values)
+    return SlimConfig(**values).validate()
+
+
+def check_outputs(cfg, json_path) -> None:
+    """--out (the run folder, default or given) and --json must be writable before a run starts."""
+    from edgeprune.commands.outpaths import check_out_dir, check_out_file
+
+    check_out_dir(cfg.out if cfg.out is not None else cfg.resolve().out)
+    if json_path:
+        check_out_file(json_path, "--json")
+
+
+def check_model_cfg(cfg) -> None:
+    """Build the model with --model-cfg on the meta device (nothing allocated): a value the model cannot
+    take (a negative width, a string) or a model far too large is one line here, not a traceback later."""
+    if not cfg.model_cfg:
+        return
+    import warnings
+
+    import torch
+
+    from edgeprune import models
+    from edgeprune.errors import EdgepruneError
+    from edgeprune.methods.config import DEFAULT_MODEL
+
+    name = cfg.model or DEFAULT_MODEL
+    shown = json.dumps(cfg.model_cfg)
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = models.build(name, **cfg.model_cfg)
+    except EdgepruneError as exc:
+        raise EdgepruneError(f"--model-cfg {shown}: {exc}") from None
+    except Exception as exc:  # the model's constructor rejects the values (ValueError, TypeError, ...)
+        reason = (str(exc).splitlines() or [""])[0][:200]
+        raise EdgepruneError(f"--model-cfg {shown}: model {name!r} cannot be built with it "
+                             f"({type(exc).__name__}: {reason})") from None
+    params = sum(p.numel() for p in model.parameters())
+    if params > MAX_PARAMS:
+        raise EdgepruneError(f"--model-cfg {shown}: model {name!r} would have {params:,} parameters "
+                             f"({params * 4 / 1e9:.1f} GB as float32), more than the {MAX_PARAMS:,} allowed")
 
 
 def run(args) -> int:
+    cfg = config_from_args(args)
+    check_outputs(cfg, args.json)
+    check_model_cfg(cfg)
+
     from edgeprune.methods import run as run_slim
     from edgeprune.methods.rundir import write_json
     from edgeprune.report import build_report, load_run, round_table
 
-    result = run_slim(config_from_args(args))
+    result = run_slim(cfg)
     out = result["out"]
     rep = build_report(load_run(out))
     rows = rep["rounds"] + ([rep["final"]] if rep["final"] else [])

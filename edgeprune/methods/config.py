@@ -106,15 +106,23 @@ class SlimConfig:
             value = getattr(self, f.name)
             if choices and value is not None and value not in choices:
                 raise EdgepruneError(f"--{f.name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
+            if f.type == "float" and value is not None and not math.isfinite(value):
+                raise EdgepruneError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
         if not 0.0 < self.target_wsr < 1.0:
             raise EdgepruneError(f"--target-wsr must be in (0, 1), got {self.target_wsr}")
         if self.per_round is not None and not 0.0 < self.per_round < 1.0:
             raise EdgepruneError(f"--per-round must be in (0, 1), got {self.per_round}")
+        if self.stage_target is not None and not 0.0 < self.stage_target < 1.0:
+            raise EdgepruneError(f"--stage-target must be in (0, 1), got {self.stage_target}")
         if self.k < 1.0:
             raise EdgepruneError(f"--k must be >= 1, got {self.k}")
+        if not 0.0 < self.k_below_cr <= 1.0:
+            raise EdgepruneError(f"--k-below-cr must be in (0, 1], got {self.k_below_cr}")
+        if self.l1 < 0:
+            raise EdgepruneError(f"--l1 must be >= 0, got {self.l1}")
         if self.tolerance is not None and (self.tolerance < 0 or math.isnan(self.tolerance)):
             raise EdgepruneError(f"--tolerance must be >= 0, got {self.tolerance}")
-        for name in ("epochs", "batch_size", "max_rounds", "first_epochs", "min_channels"):
+        for name in ("epochs", "batch_size", "max_rounds", "first_epochs", "min_channels", "data_size"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise EdgepruneError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
@@ -122,8 +130,10 @@ class SlimConfig:
             v = getattr(self, name)
             if v is not None and v < 0:
                 raise EdgepruneError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
-        if self.lr is not None and not self.lr > 0:
-            raise EdgepruneError(f"--lr must be > 0, got {self.lr}")
+        for name in ("lr", "finetune_lr"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise EdgepruneError(f"--{name.replace('_', '-')} must be > 0, got {v}")
         if self.granularity == "weight" and self.method not in ("lth", "lth-if"):
             raise EdgepruneError(f"--granularity weight is for lth and lth-if, not {self.method}")
         if self.ticket is not None and self.method != "lth":

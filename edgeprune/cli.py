@@ -6,9 +6,8 @@ import argparse
 import importlib
 import sys
 
-# name -> module under edgeprune.commands; each module has HELP, add_arguments(parser), run(args) -> int
-# (optional DESCRIPTION). Modules import their heavy dependencies inside run(), so `--help` and argument
-# errors stay fast. A new command is one more name here and one module.
+# name -> module under edgeprune.commands; each module has HELP, add_arguments(parser), run(args) -> int.
+# Modules import their heavy dependencies inside run(), so `--help` stays fast.
 COMMANDS = ("slim", "export", "bench", "report", "data")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeprune.data.folder import CLASSES, load_split
+from edgeprune.data.folder import CLASSES, read_splits
+from edgeprune.data.raw import DEFAULT_CLIP_S
 from edgeprune.data.wav import SAMPLE_RATE
 from edgeprune.errors import EdgepruneError
 
@@ -60,20 +61,19 @@ def lip_locator(video_field: str, channel: int):
 
 
 def open_misp2021(path, *, inputs, lip_size, seed, cache_dir, skip_bad=False, field="far", channel=1,
-                  video_field=None, clip_s=1.3):
-    """RawSplits, info and bad files of a MISP2021 AVWWS tree (seed and cache_dir are not used)."""
+                  video_field=None, clip_s=None, **sizes):
+    """RawSplits, info and bad files of a MISP2021 AVWWS tree (cache_dir is not used). `clip_s`: clip
+    length (default 1.3 s); `train`/`dev`/`test`: keep at most that many clips of the split, by `seed`."""
     if not path:
         raise EdgepruneError("misp2021 needs a path: misp2021:PATH")
     if field not in FIELDS or (video_field or field) not in FIELDS:
         raise EdgepruneError(f"misp2021: field must be one of {', '.join(FIELDS)}, got {field!r} / {video_field!r}")
     root = find_root(Path(path).expanduser())
-    bad: list = []
     locate = lip_locator(video_field or field, channel)
-    raws = {
-        split: load_split(list_split(root, split, field, channel), split, want_lips="lips" in inputs,
-                          lip_size=lip_size, clip_s=clip_s, skip_bad=skip_bad, bad=bad, lip_path=locate)
-        for split in SPLIT_FOLDERS
-    }
+    groups = {split: list_split(root, split, field, channel) for split in SPLIT_FOLDERS}
+    raws, info, bad = read_splits(groups, inputs=inputs, lip_size=lip_size, seed=seed, skip_bad=skip_bad,
+                                  clip_s=DEFAULT_CLIP_S if clip_s is None else clip_s, sizes=sizes,
+                                  lip_path=locate)
     info = {"source": "misp2021", "root": str(root), "field": field, "channel": channel,
-            "video_field": video_field or field, "sample_rate": SAMPLE_RATE, "clip_s": clip_s}
+            "video_field": video_field or field, "sample_rate": SAMPLE_RATE, **info}
     return raws, info, bad

@@ -6,6 +6,7 @@ resampler would hide a mismatched corpus. Convert first (e.g. `sox in.wav -r 160
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 
@@ -31,8 +32,11 @@ def read_wav(path, sample_rate: int | None = SAMPLE_RATE) -> np.ndarray:
             raw = w.readframes(declared)
     except FileNotFoundError:
         raise EdgepruneError(f"{path}: no such wav file") from None
-    except (wave.Error, EOFError, OSError) as exc:
-        raise EdgepruneError(f"{path}: unreadable wav ({exc})") from None
+    except (wave.Error, EOFError, OSError, RuntimeError, struct.error, ValueError) as exc:
+        # a valid RIFF header over a garbage body makes the stdlib's chunk reader raise RuntimeError
+        # (a seek past the end) or struct.error; all of them mean this file is not a readable wav
+        reason = str(exc) or type(exc).__name__
+        raise EdgepruneError(f"{path}: unreadable wav ({reason})") from None
     if width not in _DTYPES:
         raise EdgepruneError(f"{path}: {8 * width}-bit samples are not supported (use 16-bit PCM)")
     if sample_rate is not None and rate != sample_rate:

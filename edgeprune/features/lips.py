@@ -21,13 +21,31 @@ def lip_frames_for(seconds: float) -> int:
     return int(seconds * FPS + 1e-6)
 
 
+def check_pixels(a: np.ndarray, name: str = "lip frames") -> None:
+    """Pixels must be uint8 (0..255) or float in [0, 1] with no NaN/inf; anything else would be clamped or
+    wrapped into a different picture (float 0..255 turns white, NaN black), so it is refused."""
+    if a.dtype == np.uint8:
+        return
+    if a.dtype.kind != "f":
+        raise EdgepruneError(f"{name}: lip frames must be uint8 (0-255) or float in [0, 1], got dtype {a.dtype}")
+    if a.size and not np.isfinite(a).all():
+        raise EdgepruneError(f"{name}: lip frames contain NaN or inf")
+    if a.size and (a.min() < 0.0 or a.max() > 1.0):
+        raise EdgepruneError(f"{name}: float lip frames must lie in [0, 1], got {float(a.min()):g}..{float(a.max()):g} "
+                             "(store 0-255 pixels as uint8)")
+
+
 def as_gray_frames(frames, name: str = "lip frames") -> np.ndarray:
-    """Accept (T, H, W), (T, H, W, 1) or colour (T, H, W, 3); return uint8 or float (T, H, W) grayscale."""
+    """Accept (T, H, W), (T, H, W, 1) or colour (T, H, W, 3) of uint8 or float in [0, 1] pixels; return uint8
+    or float in [0, 1] (T, H, W) grayscale."""
     a = np.asarray(frames)
+    check_pixels(a, name)
     if a.ndim == 4 and a.shape[-1] == 1:
         a = a[..., 0]
     elif a.ndim == 4 and a.shape[-1] == 3:
-        a = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        scale = 1.0 / 255.0 if a.dtype == np.uint8 else 1.0  # keep [0, 1]: resize_frames clamps floats
+        a = (a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)) * np.float32(scale)
+        a = np.clip(a, 0.0, 1.0)
     if a.ndim != 3 or min(a.shape) == 0:
         raise EdgepruneError(f"{name}: expected frames of shape (T, H, W) or (T, H, W, 1), got {a.shape}")
     return a

@@ -93,15 +93,36 @@ def _snr_key(value: float):
     return "unknown" if math.isnan(value) else float(value)
 
 
-def per_snr(scores, labels, snrs, threshold: float, frr: float | None = None) -> dict:
-    """{snr: {score, frr, far, n, n_wake}} at one threshold, grouped by each sample's SNR (NaN -> "unknown").
+def snr_bins(snrs, step: float = 1.0, centres=None) -> np.ndarray:
+    """The bin of each SNR: the nearest of `centres` (e.g. the test SNRs -5, 0, 5) when given, else the nearest
+    multiple of `step` dB (whole dB by default); NaN (unknown) and +-inf (clean) stay as they are."""
+    snr = np.asarray(snrs, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(snr)
+    out = snr.copy()
+    if centres is not None:
+        c = np.asarray(sorted({float(v) for v in centres}), dtype=np.float64)
+        if c.size == 0 or not np.isfinite(c).all():
+            raise EdgepruneError(f"SNR bin centres must be finite numbers, got {list(centres)!r}")
+        out[finite] = c[np.abs(snr[finite, None] - c[None, :]).argmin(axis=1)]
+    else:
+        if not (math.isfinite(step) and step > 0):
+            raise EdgepruneError(f"SNR bin step must be a positive number of dB, got {step}")
+        out[finite] = np.round(snr[finite] / step) * step + 0.0  # + 0.0: no -0.0 key
+    return out
+
+
+def per_snr(scores, labels, snrs, threshold: float, frr: float | None = None, *, step: float = 1.0,
+            centres=None) -> dict:
+    """{snr: {score, frr, far, n, n_wake}} at one threshold, grouped by SNR bin (see snr_bins: whole dB by
+    default, so continuous SNRs do not give one entry per distinct value; NaN -> "unknown").
 
     With `frr` given, each group also gets `far_at_frr` (its own operating point at that FRR).
     """
     s, y = _as_arrays(scores, labels)
-    snr = np.asarray(snrs, dtype=np.float64).reshape(-1)
-    if snr.shape != s.shape:
-        raise EdgepruneError(f"snrs and scores differ in length: {snr.shape[0]} vs {s.shape[0]}")
+    raw = np.asarray(snrs, dtype=np.float64).reshape(-1)
+    if raw.shape != s.shape:
+        raise EdgepruneError(f"snrs and scores differ in length: {raw.shape[0]} vs {s.shape[0]}")
+    snr = snr_bins(raw, step, centres)
     out = {}
     known = snr[~np.isnan(snr)]
     groups = [(float(v), snr == v) for v in np.unique(known)]

@@ -110,16 +110,33 @@ def test_per_snr_far_at_frr_per_group():
     assert out[0.0]["far_at_frr"] == 0.5
 
 
+def test_per_snr_bins_continuous_snrs_to_whole_db():
+    s = [0.9, 0.3, 0.2, 0.7, 0.8, 0.6, 0.1, 0.95]
+    y = [1, 1, 0, 0, 1, 0, 0, 0]
+    snr = [-5.2, -4.9, -5.4, -4.6, 0.3, -0.2, 4.8, float("inf")]
+    out = per_snr(s, y, snr, threshold=0.5)
+    # -4.6 rounds to -5 as well; 0.3 and -0.2 share 0 dB (no "-0.0" key); clean (inf) stays its own group
+    assert set(out) == {-5.0, 0.0, 5.0, math.inf}
+    assert out[-5.0] == {"score": 1.0, "frr": 0.5, "far": 0.5, "n": 4, "n_wake": 2}
+    assert out[0.0]["n"] == 2 and out[0.0]["far"] == 1.0 and out[math.inf]["far"] == 1.0
+    # nearest test SNR instead: -2.4 goes to 0, -2.6 to -5
+    near = per_snr([0.9, 0.1, 0.8, 0.2], [1, 0, 1, 0], [-2.4, -2.6, 3.0, 7.0], 0.5, centres=(-5, 0, 5))
+    assert {k: v["n"] for k, v in near.items()} == {-5.0: 1, 0.0: 1, 5.0: 2}
+    assert set(per_snr(s[:4], y[:4], snr[:4], 0.5, step=0.5)) == {-5.5, -5.0, -4.5}  # -5.4, -5.2 and -4.9, -4.6
+
+
 @pytest.mark.parametrize(
-    "call",
+    "call, match",
     [
-        lambda: frr_far([0.1, 0.2], [1], 0.5),
-        lambda: frr_far([0.1, float("nan")], [1, 0], 0.5),
-        lambda: frr_far([0.1, 0.2], [1, 2], 0.5),
-        lambda: far_at_frr([0.1, 0.2], [1, 0], 1.5),
-        lambda: per_snr([0.1, 0.2], [1, 0], [0.0], 0.5),
+        (lambda: frr_far([0.1, 0.2], [1], 0.5), "scores and labels differ in length: 2 vs 1"),
+        (lambda: frr_far([0.1, float("nan")], [1, 0], 0.5), "scores contain NaN"),
+        (lambda: frr_far([0.1, 0.2], [1, 2], 0.5), r"labels must be 0 \(non-wake\) or 1 \(wake\)"),
+        (lambda: far_at_frr([0.1, 0.2], [1, 0], 1.5), r"target FRR must be in \[0, 1\), got 1.5"),
+        (lambda: per_snr([0.1, 0.2], [1, 0], [0.0], 0.5), "snrs and scores differ in length: 1 vs 2"),
+        (lambda: per_snr([0.1, 0.2], [1, 0], [0.0, 1.0], 0.5, step=0), "SNR bin step must be a positive number"),
+        (lambda: per_snr([0.1, 0.2], [1, 0], [0.0, 1.0], 0.5, centres=()), "SNR bin centres must be finite"),
     ],
 )
-def test_bad_input_raises_one_clear_error(call):
-    with pytest.raises(EdgepruneError):
+def test_bad_input_raises_one_clear_error(call, match):
+    with pytest.raises(EdgepruneError, match=match):
         call()

@@ -6,16 +6,13 @@ litert-torch is the optional extra `tflite`: imported here only, with an error n
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import warnings
 from pathlib import Path
 
 import torch
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
+from edgeprune.export.quiet import quiet
 from edgeprune.export.unsupported import converter_error
 
 
@@ -32,9 +29,9 @@ class _Keywords(torch.nn.Module):
 
 
 def import_litert_torch():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        import litert_torch
+        with quiet():  # its import alone prints absl, oneDNN, torchao "Failed to load ...so" and torch lines
+            import litert_torch
     except ImportError as exc:
         raise EdgepruneError(
             f"TFLite export needs the 'tflite' extra: pip install 'edgeprune[tflite]' ({exc})"
@@ -48,8 +45,7 @@ def to_tflite(source, path: Path, metadata: dict[str, str]) -> dict:
     wrapped = _Keywords(source.model, source.input_names).eval()
     kwargs = dict(zip(source.input_names, source.example))
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
+        with quiet():
             converted = litert_torch.convert(wrapped, sample_kwargs=kwargs)
             blob = converted.model_content()
     except Exception as exc:

@@ -6,13 +6,12 @@ runners quantise inputs with the input tensor's scale and zero point (export.run
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 from pathlib import Path
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
+from edgeprune.export.quiet import quiet
 
 SIGNATURE = "serving_default"  # the signature litert-torch writes
 
@@ -21,12 +20,13 @@ def quantize_tflite(float_path: Path, out_path: Path, samples, metadata: dict[st
     """Static int8 copy of `float_path` at `out_path`, calibrated on `samples` (export.samples.Samples)."""
     os.environ.setdefault("TQDM_DISABLE", "1")  # the quantiser's progress bars
     try:
-        from ai_edge_quantizer import quantizer, recipe
+        with quiet():
+            from ai_edge_quantizer import quantizer, recipe
     except ImportError as exc:
         raise EdgepruneError(f"TFLite int8 needs the 'tflite' extra: pip install 'edgeprune[tflite]' ({exc})") from None
     feeds = [{k: v[i : i + 1] for k, v in samples.inputs.items()} for i in range(len(samples))]
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with quiet():
             q = quantizer.Quantizer(str(float_path), recipe.static_wi8_ai8())
             calibration = q.calibrate({SIGNATURE: feeds}, num_threads=1)
             result = q.quantize(calibration, enable_progress_report=False)

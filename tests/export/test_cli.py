@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 import edgeprune
@@ -42,3 +43,56 @@ def test_untrusted_factory_is_refused(tmp_path, standin, capsys):
     ckpt = _checkpoint(tmp_path, standin)
     rc = main(["export", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
     assert rc == 2 and "trust_factory=True" in capsys.readouterr().err
+
+
+_CHATTER = '''
+import logging, os, sys, warnings
+from edgeprune.export.quiet import quiet
+try:
+    with quiet():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+        os.write(1, b"I0000 port.cc:153] oneDNN custom operations are on\\n")
+        logging.getLogger("torchao").warning("Failed to load /x/_C_mxfp8.so")
+        warnings.warn("deprecated")
+        print("python-level chatter", file=sys.stderr)
+        raise KeyError("boom")
+except KeyError as exc:
+    print(f"caught {exc}", file=sys.stderr)
+logging.getLogger("after").warning("logging works again")
+os.write(1, b"stdout works again\\n")
+'''
+
+
+def test_converter_chatter_is_silenced_and_streams_come_back(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _CHATTER], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["caught 'boom'", "logging works again"]
+    assert r.stdout.splitlines() == ["stdout works again"]
+
+
+def _tflite_checkpoint(tmp_path, standin):
+    net = standin.build(channels=8).eval()
+    return edgeprune.save(net, tmp_path / "m.safetensors", factory="export_standin:build",
+                          factory_kwargs={"channels": 8}, inputs={"fbank": [1, 20, 40]})
+
+
+@pytest.mark.slow
+def test_tflite_export_prints_no_converter_noise(tmp_path, standin):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("litert_torch")
+    ckpt = _tflite_checkpoint(tmp_path, standin)
+    env = dict(os.environ, EDGEPRUNE_NO_PROGRESS="1", PYTHONPATH=os.pathsep.join([str(tmp_path / "pkg"), *sys.path]))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    r = subprocess.run([sys.executable, "-m", "edgeprune", "export", str(ckpt), "--format", "tflite", "--int8",
+                        "--calib", "random", "--out", str(tmp_path / "m.tflite"), "--trust-factory"],
+                       capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "int8 parity" in r.stdout
+    for noise in ("absl", "oneDNN", "Failed to load", "_pytree", "Traceback"):
+        assert noise not in r.stderr, r.stderr

@@ -76,6 +76,24 @@ def check_outputs(cfg, json_path) -> None:
         check_out_file(json_path, "--json")
 
 
+def check_data_path(spec: str) -> None:
+    """folder:PATH and misp2021:PATH must name an existing folder (checked here, before torch is imported;
+    the source itself checks the rest)."""
+    from pathlib import Path
+
+    from edgeprune.errors import EdgepruneError
+
+    kind, sep, path = str(spec).partition(":")
+    if sep and kind in ("folder", "misp2021"):
+        folder = Path(path).expanduser()
+        if not path:
+            raise EdgepruneError(f"--data {spec}: {kind} needs a path: {kind}:PATH")
+        if not folder.exists():
+            raise EdgepruneError(f"--data {spec}: no such folder {folder}")
+        if not folder.is_dir():
+            raise EdgepruneError(f"--data {spec}: {folder} is not a folder")
+
+
 def check_model_cfg(cfg) -> None:
     """Build the model with --model-cfg on the meta device (nothing allocated): a value the model cannot
     take (a negative width, a string) or a model far too large is one line here, not a traceback later."""
@@ -110,6 +128,7 @@ def check_model_cfg(cfg) -> None:
 def run(args) -> int:
     cfg = config_from_args(args)
     check_outputs(cfg, args.json)
+    check_data_path(cfg.data)
     check_model_cfg(cfg)
 
     from edgeprune.methods import run as run_slim

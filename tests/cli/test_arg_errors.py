@@ -90,6 +90,17 @@ def test_unknown_model_and_missing_checkpoint_answer_without_torch(tmp_path):
     assert _one_line(r.stderr) == f"edgeprune export: error: {tmp_path / 'nope.safetensors'}: no such checkpoint file"
 
 
+def test_missing_data_folder_answers_without_torch(tmp_path):
+    (tmp_path / "file").write_text("")
+    for spec, expect in ((f"folder:{tmp_path / 'nope'}", f"no such folder {tmp_path / 'nope'}"),
+                         (f"misp2021:{tmp_path / 'file'}", f"{tmp_path / 'file'} is not a folder"),
+                         ("folder:", "folder needs a path: folder:PATH")):
+        r = _run_no_torch("slim", "--data", spec, "--out", str(tmp_path / "run"))
+        assert r.returncode == 2, r.stderr
+        assert _one_line(r.stderr) == f"edgeprune slim: error: --data {spec}: {expect}"
+    assert not (tmp_path / "run").exists()
+
+
 def test_zoo_list_of_the_command_line_is_the_registry():
     from edgeprune import models
     from edgeprune.commands.slim import ZOO_MODELS

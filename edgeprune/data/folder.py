@@ -3,6 +3,8 @@ them and an optional `snr.csv` (id,snr); splits as train/ dev/ test/ subfolders 
 
 Layout (with splits):  PATH/{train,dev,test}/{positive,negative}/*.wav, PATH/<split>/lips/<stem>.npy
 Layout (without):      PATH/{positive,negative}/*.wav, PATH/lips/<stem>.npy  -> 80/10/10 by name hash
+Every clip is brought to one length (clip_s, default 1.3 s: centre crop or zero padding, counted and said);
+train/dev/test sizes subsample a split by seed.
 """
 
 from __future__ import annotations

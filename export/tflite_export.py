@@ -6,13 +6,13 @@ litert-torch is the optional extra `tflite`: imported here only, with an error n
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
-from edgeprune.export.quiet import quiet
 from edgeprune.export.unsupported import converter_error
 
 
@@ -29,9 +29,9 @@ class _Keywords(torch.nn.Module):
 
 
 def import_litert_torch():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with quiet():  # its import alone prints absl, oneDNN, torchao "Failed to load ...so" and torch lines
-            import litert_torch
+        import litert_torch
     except ImportError as exc:
         raise EdgepruneError(
             f"TFLite export needs the 'tflite' extra: pip install 'edgeprune[tflite]' ({exc})"
@@ -41,7 +41,10 @@ def import_litert_torch():
 
 def to_tflite(source, path: Path, metadata: dict[str, str]) -> dict:
     """Write `source` (ExportSource) as a float .tflite at `path`; return {shapes}."""
-    litert_torch = import_litert_torch()
+    from edgeprune.export.quiet import quiet
+
+    with quiet():  # the import alone prints absl, oneDNN, torchao "Failed to load ...so" and torch lines
+        litert_torch = import_litert_torch()
     wrapped = _Keywords(source.model, source.input_names).eval()
     kwargs = dict(zip(source.input_names, source.example))
     try:

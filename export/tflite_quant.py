@@ -11,22 +11,22 @@ from pathlib import Path
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
-from edgeprune.export.quiet import quiet
 
 SIGNATURE = "serving_default"  # the signature litert-torch writes
 
 
 def quantize_tflite(float_path: Path, out_path: Path, samples, metadata: dict[str, str]) -> dict:
     """Static int8 copy of `float_path` at `out_path`, calibrated on `samples` (export.samples.Samples)."""
+    from edgeprune.export.quiet import quiet
+
     os.environ.setdefault("TQDM_DISABLE", "1")  # the quantiser's progress bars
     try:
-        with quiet():
-            from ai_edge_quantizer import quantizer, recipe
+        from ai_edge_quantizer import quantizer, recipe
     except ImportError as exc:
         raise EdgepruneError(f"TFLite int8 needs the 'tflite' extra: pip install 'edgeprune[tflite]' ({exc})") from None
     feeds = [{k: v[i : i + 1] for k, v in samples.inputs.items()} for i in range(len(samples))]
     try:
-        with quiet():
+        with quiet():  # C++ logging through the file descriptors too, not only Python's streams
             q = quantizer.Quantizer(str(float_path), recipe.static_wi8_ai8())
             calibration = q.calibrate({SIGNATURE: feeds}, num_threads=1)
             result = q.quantize(calibration, enable_progress_report=False)

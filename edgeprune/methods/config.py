@@ -50,6 +50,9 @@ class SlimConfig:
     model: str = _f(None, f"zoo model name (default {DEFAULT_MODEL}: the small TV audio model, minutes on 2 cores)")
     model_cfg: dict = _f(None, "zoo model config overrides as a JSON object, e.g. '{\"lstm_hidden\": 64}'")
     data: str = _f("synth", "data SPEC: synth, misp2021:PATH or folder:PATH")
+    train: dict = _f(None, "training-recipe overrides as a JSON object of TrainConfig fields, e.g. "
+                     "'{\"augment\": false, \"schedule\": \"constant\", \"select\": \"loss\"}' (the papers' recipe); "
+                     "every field and its help: docs/TRAINING.md")
     target_wsr: float = _f(0.5, "target weight sparsity ratio 1 - params/params_dense; the run stops there")
     out: str = _f(None, "run directory (default runs/<method>-<model>-<data>)")
     epochs: int = _f(None, "maximum epochs of each training phase (early stop on dev loss); default: the model's")

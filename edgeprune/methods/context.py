@@ -23,7 +23,22 @@ def resolve(cfg: SlimConfig) -> SlimConfig:
         raise EdgepruneError(f"model {name!r} is a {spec.task} model; slim needs a binary or multiclass model")
     if cfg.model_cfg:
         models.resolve_cfg(name, **cfg.model_cfg)  # unknown keys raise here, before any work
-    return cfg.resolve(spec.defaults)
+    resolved = cfg.resolve(spec.defaults)
+    train_config(resolved, spec)  # a bad training override is refused here too
+    return resolved
+
+
+def train_config(cfg: SlimConfig, spec, **fixed):
+    """The TrainConfig of a run: the model's defaults, the slim flags, then the `train` JSON overrides."""
+    from edgeprune.train import TrainConfig
+
+    flags = dict(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, patience=cfg.patience, device=cfg.device,
+                 progress=cfg.progress)
+    overrides = dict(cfg.train or {})
+    clash = sorted(set(overrides) & {k for k, v in flags.items() if v is not None} - {"progress", "device"})
+    if clash:
+        raise EdgepruneError(f"--train sets {', '.join(clash)}, which has its own flag (--{clash[0].replace('_', '-')})")
+    return TrainConfig.for_model(spec, **{**flags, **overrides, **fixed})
 
 
 class Context:
@@ -101,12 +116,9 @@ class Context:
 
     # -- trainer and pruner ----------------------------------------------
     def trainer(self, model: nn.Module, step):
-        from edgeprune.train import TrainConfig, Trainer
+        from edgeprune.train import Trainer
 
-        c = self.cfg
-        tcfg = TrainConfig.for_model(self.spec, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size,
-                                     patience=c.patience, seed=step_seed(c.seed, step), device=c.device,
-                                     progress=c.progress)
+        tcfg = train_config(self.cfg, self.spec, seed=step_seed(self.cfg.seed, step))
         return Trainer(model, self.data, self.spec.inputs, self.spec.task, tcfg)
 
     def fit(self, model: nn.Module, step, *, epochs: int, lr: float, l1_bn: float = 0.0, frozen=(), masks=None,

@@ -22,14 +22,14 @@ from edgeprune.features.stats import apply_stats
 class AugmentConfig:
     """The knobs of one augmenter (the TrainConfig fields `aug_*` fill it)."""
 
-    shift_s: float = 0.1
+    shift_s: float = 0.05
     noise_prob: float = 0.6
-    snr_db: tuple = (-3.0, 20.0)
-    gain_db: float = 6.0
-    time_masks: int = 2
-    time_mask_frames: int = 10
-    freq_masks: int = 2
-    freq_mask_bins: int = 5
+    snr_db: tuple = (0.0, 20.0)
+    gain_db: float = 3.0
+    time_masks: int = 1
+    time_mask_frames: int = 5
+    freq_masks: int = 1
+    freq_mask_bins: int = 4
     lip_shift: int = 4
     lip_brightness: float = 0.15
 

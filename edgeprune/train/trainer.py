@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 from tqdm.auto import tqdm
 
 from edgeprune import metrics
@@ -37,6 +37,25 @@ SPLITS = ("train", "dev", "test")
 def progress_enabled(cfg: TrainConfig) -> bool:
     """Progress bars show unless the config turns them off, EDGEPRUNE_NO_PROGRESS=1, or this is not rank 0."""
     return bool(cfg.progress) and os.environ.get("EDGEPRUNE_NO_PROGRESS", "") != "1" and distributed.current().is_main
+
+
+class AugmentCollate:
+    """Collates a training batch and augments each example with its own (seed, epoch, index) draw; runs in the
+    DataLoader's worker processes when cfg.num_workers > 0, so augmentation overlaps training."""
+
+    def __init__(self, augmenters: dict, seed: int, epoch: int):
+        self.augmenters, self.seed, self.epoch = augmenters, seed, epoch
+
+    def __call__(self, items):
+        batch = default_collate(items)
+        if "index" not in batch:
+            return batch
+        rngs = [example_rng(self.seed, self.epoch, int(i)) for i in batch["index"]]
+        if "fbank" in self.augmenters:
+            batch["fbank"] = self.augmenters["fbank"](batch["wave"].numpy(), rngs)
+        if "lips" in self.augmenters:
+            batch["lips"] = self.augmenters["lips"](batch["lips"], rngs)
+        return batch
 
 
 def selection_key(dev: dict, select: str) -> tuple:
@@ -98,17 +117,9 @@ class Trainer:
             out["lips"] = LipAugment(self.cfg.augment_config(), std)
         return out
 
-    def _augment(self, batch: dict, seed: int, epoch: int) -> dict:
-        """A training batch with each example augmented by its own (seed, epoch, index) draw."""
-        if not self.augmenters or "index" not in batch:
-            return batch
-        rngs = [example_rng(seed, epoch, int(i)) for i in batch["index"]]
-        batch = dict(batch)
-        if "fbank" in self.augmenters:
-            batch["fbank"] = self.augmenters["fbank"](batch["wave"].numpy(), rngs)
-        if "lips" in self.augmenters:
-            batch["lips"] = self.augmenters["lips"](batch["lips"], rngs)
-        return batch
+    def _loader(self, split: str, batches: list[list[int]], collate=None) -> DataLoader:
+        return DataLoader(self._split(split), batch_sampler=batches, num_workers=self.cfg.num_workers,
+                          collate_fn=collate)
 
     # ---------------------------------------------------------------- data
     def _split(self, split: str):
@@ -119,8 +130,6 @@ class Trainer:
             raise EdgepruneError(f"the {split} split is empty")
         return ds
 
-    def _loader(self, split: str, batches: list[list[int]]) -> DataLoader:
-        return DataLoader(self._split(split), batch_sampler=batches, num_workers=self.cfg.num_workers)
 
     def _forward(self, net: nn.Module, batch: dict) -> torch.Tensor:
         x = [batch[k].to(self.device, non_blocking=True) for k in self.inputs]
@@ -216,11 +225,11 @@ class Trainer:
     def _train_epoch(self, net, model, opt, trainable, run_seed, epoch, l1, mask_t) -> float:
         cfg, info = self.cfg, self.dist
         plan = train_plan(len(self._split("train")), cfg.batch_size, run_seed, epoch, info.rank, info.world_size)
-        loader = self._loader("train", [idx for idx, _ in plan])
+        collate = AugmentCollate(self.augmenters, run_seed, epoch) if self.augmenters else None
+        loader = self._loader("train", [idx for idx, _ in plan], collate)
         total, count = 0.0, 0
         for step, (batch, (_, global_n)) in enumerate(zip(loader, plan)):
             self.schedule.apply(opt, epoch + step / len(plan))
-            batch = self._augment(batch, run_seed, epoch)
             losses = self._losses(self._forward(net, batch), batch["label"])
             # sum / global batch, times world: DDP's averaging over ranks then gives the global-batch mean
             loss = losses.sum() * (info.world_size / global_n)

@@ -108,3 +108,87 @@ def test_bad_traces_and_settings_are_refused():
         count_events([], [(1, 2)], 10, -0.5)
     with pytest.raises(EdgepruneError, match="end after it starts"):
         count_events([], [(2, 1)], 10, 0.5)
+
+
+# ---- end to end: a stand-in model over a synth stream -------------------------------------------------
+
+STATS = {"fbank": {"mean": [-8.0] * 40, "std": [2.0] * 40}}  # raw log-mel energy e -> (e + 8) / 2
+
+
+def energy_source(level=2.0, frames=128):
+    """A model we control: fires when the loudest 50 ms (mean normalised log-mel) of the window exceeds
+    `level`. Speech 30 dB above the background peaks above -3 raw (2.5 normalised), the background stays
+    under -5 raw (1.5 normalised)."""
+    import torch
+
+    from edgeprune.streaming.source import ModelSource
+
+    def predict(feeds):
+        e = torch.as_tensor(feeds["fbank"]).mean(-1)
+        e = torch.nn.functional.avg_pool1d(e[:, None], 5, 1)[:, 0]
+        return torch.sigmoid(4.0 * (e.amax(1) - level)).double().numpy()
+
+    return ModelSource(name="energy", kind="checkpoint", inputs=("fbank",), frames=frames, threshold=0.5,
+                       feature_stats=STATS, predict=predict)
+
+
+@pytest.fixture(scope="module")
+def loud_stream():
+    from edgeprune.data.synth_stream import synth_stream
+
+    return synth_stream(seed=5, minutes=1.0, wake_per_minute=4, other_per_minute=5, snrs=(30.0,))
+
+
+def test_stream_finds_exactly_the_planted_utterances(loud_stream):
+    from edgeprune.streaming.evaluate import evaluate_stream
+
+    r = evaluate_stream(energy_source(), loud_stream, hop_s=0.1, refractory_s=3.0)
+    kinds = loud_stream["info"]["utterance_kinds"]
+    assert (r["events"], kinds["wake"]) == (4, 4)
+    # the energy model fires once per utterance: 4 hits on wake words, one false accept per other utterance
+    assert (r["hits"], r["misses"], r["duplicates"]) == (4, 0, 0)
+    assert r["false_accepts"] == sum(kinds.values()) - 4 == 5
+    for (start, end), hit in zip(loud_stream["events"], r["hit_times"]):
+        assert start <= hit <= start + 0.3  # the first window that hears the onset
+    others = sorted(u["start"] for u in loud_stream["utterances"] if u["kind"] != "wake")
+    assert all(0 <= fa - s <= 0.3 for fa, s in zip(r["false_accept_times"], others))
+    assert r["false_accepts_per_hour"] == pytest.approx(5 * 60.0)
+    assert r["windows"] == int((60.0 - 1.295) / 0.1 + 1e-6) + 1 and r["window_s"] == pytest.approx(1.295)
+    assert r["per_snr"] == {30.0: {"events": 4, "hits": 4, "misses": 0, "miss_rate": 0.0}}
+
+
+def test_stream_short_refractory_splits_detections_and_a_deaf_model_misses_all(loud_stream):
+    from edgeprune.streaming.evaluate import evaluate_stream
+
+    short = evaluate_stream(energy_source(), loud_stream, hop_s=0.1, refractory_s=0.0)
+    assert short["hits"] == 4 and short["duplicates"] > 4  # every firing window is its own detection
+    deaf = evaluate_stream(energy_source(level=50.0), loud_stream, hop_s=0.1, refractory_s=3.0)
+    assert (deaf["hits"], deaf["misses"], deaf["false_accepts"], deaf["miss_rate"]) == (0, 4, 0, 1.0)
+    assert deaf["max_score"] < 1e-6
+
+
+def test_stream_uses_the_models_feature_stats(loud_stream):
+    """Without the stored normalisation the raw energies (< 0) never reach the level: nothing is found."""
+    from edgeprune.streaming.evaluate import evaluate_stream
+
+    src = energy_source()
+    src.feature_stats = {"fbank": {"mean": [0.0] * 40, "std": [1.0] * 40}}
+    assert evaluate_stream(src, loud_stream, hop_s=0.1, refractory_s=3.0)["hits"] == 0
+
+
+def test_stream_hop_must_be_whole_frames(loud_stream):
+    from edgeprune.streaming.evaluate import evaluate_stream, hop_frames
+
+    assert hop_frames(0.1) == 10 and hop_frames(0.01) == 1 and hop_frames(1.3) == 130
+    for bad in (0.0, -0.1, 0.015, float("nan")):
+        with pytest.raises(EdgepruneError, match="--hop must be a positive multiple of the 0.01 s"):
+            evaluate_stream(energy_source(), loud_stream, hop_s=bad, refractory_s=1.0)
+
+
+def test_stream_refuses_models_with_lips(loud_stream):
+    from edgeprune.streaming.evaluate import evaluate_stream
+
+    src = energy_source()
+    src.inputs = ("fbank", "lips")
+    with pytest.raises(EdgepruneError, match="needs an audio-only model"):
+        evaluate_stream(src, loud_stream, hop_s=0.1, refractory_s=1.0)

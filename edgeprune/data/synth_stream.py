@@ -93,6 +93,7 @@ def synth_stream(seed: int = 0, minutes: float = 10.0, wake_per_minute: float = 
     plan = _plan(rng, minutes, wake_per_minute, other_per_minute, snrs)
     background, bg_kinds = _background(n_samples, seed, pool)
     mix = background.copy()
+    level = rms(background)
     clip = int(round(UTTERANCE_S * SR))
     utterances = []
     for j, u in enumerate(plan):
@@ -103,8 +104,9 @@ def synth_stream(seed: int = 0, minutes: float = 10.0, wake_per_minute: float = 
             raise AssertionError(u["kind"])
         wave, tracks = synthesize(names, speakers[who], urng, UTTERANCE_S)
         a = int(round(u["clip_start"] * SR))
-        # SNR as in the corpus: clip RMS of the speech against the background under it
-        mix[a : a + clip] += wave[:clip] / rms(wave[:clip]) * rms(background[a : a + clip]) * 10 ** (u["snr"] / 20)
+        # SNR: the speech clip's RMS against the background's long-term RMS (the TV's volume); the few
+        # samples under the clip may be a pause of a TV talker, which would make the speech inaudible
+        mix[a : a + clip] += wave[:clip] / rms(wave[:clip]) * level * 10 ** (u["snr"] / 20)
         timing = tracks["timing"]
         start = u["clip_start"] + timing[0][1]
         end = u["clip_start"] + timing[-1][1] + timing[-1][2]
@@ -123,5 +125,6 @@ def synth_stream(seed: int = 0, minutes: float = 10.0, wake_per_minute: float = 
         "info": {"source": "synth-stream", "seed": int(seed), "minutes": float(minutes),
                  "wake_per_minute": float(wake_per_minute), "other_per_minute": float(other_per_minute),
                  "snrs": [float(s) for s in snrs], "speakers": len(speakers), "seed_stream": STREAM_CODE,
-                 "corpus_split_streams": sorted(SPLIT_CODES.values()), "backgrounds": bg_kinds},
+                 "corpus_split_streams": sorted(SPLIT_CODES.values()), "backgrounds": bg_kinds,
+                 "utterance_kinds": {k: sum(u["kind"] == k for u in utterances) for k in ("wake", *OTHER_KINDS)}},
     }

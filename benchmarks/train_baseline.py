@@ -56,6 +56,12 @@ def run_model(name: str, args) -> dict:
     start = time.perf_counter()
     fit = trainer.fit(desc=name)
     train_s = time.perf_counter() - start
+    dense = trainer.evaluate("test")
+    if args.save_dir:  # as slim's rounds do: data spec, training feature stats, dev threshold (for `edgeprune eval`)
+        import edgeprune
+
+        edgeprune.save(model, Path(args.save_dir) / f"{name}.safetensors", data=args.data, feature_stats=data.stats,
+                       threshold=dense["threshold"], method="dense")
     return {
         "model": name,
         "params": sum(p.numel() for p in model.parameters()),
@@ -63,7 +69,7 @@ def run_model(name: str, args) -> dict:
         "train_config": cfg.to_dict(),
         "fit": {k: v for k, v in fit.to_dict().items() if k != "history"},
         "train_seconds": train_s,
-        "dense": trainer.evaluate("test"),
+        "dense": dense,
         "baseline": baseline,
         "baseline_seconds": baseline_s,
     }
@@ -180,6 +186,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="write all results to this JSON file (NaN as null)")
     p.add_argument("--plot", default=None, help="write a PNG of FAR per SNR next to seed 001's Table 1")
+    p.add_argument("--save-dir", default=None, help="save each trained dense model here as MODEL.safetensors "
+                   "(with data spec, feature stats and dev threshold, ready for `edgeprune eval`)")
     args = p.parse_args(argv)
     from edgeprune.errors import EdgepruneError
 

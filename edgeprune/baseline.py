@@ -1,8 +1,5 @@
-"""The linear baseline every network is held against: logistic regression on pooled FBank statistics.
-
-Per clip: mean, std and max over time of each mel dimension plus the means of `SEGMENTS` equal time
-segments; standardised on train; C chosen on dev by Score; test metrics at the dev threshold.
-"""
+"""The linear baseline every network is held against: logistic regression on pooled FBank statistics
+(mean/std/max over time + 8 segment means per mel dim), C and threshold chosen on dev by Score."""
 
 from __future__ import annotations
 

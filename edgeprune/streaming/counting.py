@@ -1,11 +1,5 @@
-"""Turn a score trace into detections (threshold + refractory period) and count them against true wake words.
-
-MLPerf Tiny streaming wake-word style: a detection is a hit when it falls inside the tolerance window
-[start, end + tolerance] of a wake word not yet hit; a second detection in a hit word's window is a
-duplicate (reported, not a false accept); any other detection is a false accept. A word without a hit
-is a miss. After a detection the detector ignores firings for `refractory` seconds, so the windows of
-one spoken word that all cross the threshold merge into one detection.
-"""
+"""Score trace -> detections (threshold, refractory period) -> hits, misses and false accepts against the
+true wake words (MLPerf Tiny streaming wake-word style)."""
 
 from __future__ import annotations
 
@@ -17,7 +11,8 @@ _EPS = 1e-6  # seconds: window times are sums of hops, so 5.3 - 5.0 may come out
 
 
 def detections(times, scores, threshold: float, refractory: float) -> np.ndarray:
-    """Times of the detections: firings (score >= threshold) at least `refractory` s after the last detection."""
+    """Times of the detections: firings (score >= threshold) at least `refractory` s after the last detection,
+    so that the windows of one spoken word that all cross the threshold merge into one detection."""
     t = np.asarray(times, dtype=np.float64).reshape(-1)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     if t.shape != s.shape:
@@ -37,7 +32,12 @@ def detections(times, scores, threshold: float, refractory: float) -> np.ndarray
 
 
 def count_events(found, events, duration_s: float, tolerance: float) -> dict:
-    """Hits, misses, false accepts and duplicates of detection times `found` against `events` (start, end) in s."""
+    """Hits, misses, false accepts and duplicates of detection times `found` against `events` (start, end) in s.
+
+    A detection is a hit when it falls inside the tolerance window [start, end + tolerance] of a wake word not
+    yet hit (the earliest such word); a further detection in a hit word's window is a duplicate (reported,
+    not a false accept); any other detection is a false accept. A word without a hit is a miss.
+    """
     found = np.asarray(found, dtype=np.float64).reshape(-1)
     ev = np.asarray(events, dtype=np.float64).reshape(-1, 2)
     if not tolerance >= 0:

@@ -41,7 +41,8 @@ def run_model(name: str, args) -> dict:
     from edgeprune.train import TrainConfig, Trainer
 
     spec = models.spec(name)
-    slim = SlimConfig(model=name, data=args.data, seed=args.seed, epochs=args.epochs, device=args.device).resolve(spec.defaults)
+    slim = SlimConfig(model=name, data=args.data, seed=args.seed, epochs=args.epochs, device=args.device)
+    slim = slim.resolve(spec.defaults)
     n = args.data_size
     sizes = {} if n is None else {"train": n, "dev": max(-(-n // 3), 10), "test": max(-(-n // 3), 10)}
     inputs = tuple(dict.fromkeys((*spec.inputs, "fbank")))  # the baseline needs fbank even for a lips-only model
@@ -131,7 +132,8 @@ def far_table(rows: list[dict]) -> list[str]:
     out = ["| system | " + " | ".join(f"FAR % at {s:+g} dB" for s in snrs) + " |",
            "|---|" + "---:|" * len(snrs)]
     for label, far in PAPER_TABLE1.items():
-        out.append(f"| seed 001 Table 1: {label} | " + " | ".join(f"{far[s]:.2f}" if s in far else "-" for s in snrs) + " |")
+        cells = [f"{far[s]:.2f}" if s in far else "-" for s in snrs]
+        out.append(f"| seed 001 Table 1: {label} | " + " | ".join(cells) + " |")
     for r in rows:
         for what, res in (("dense", r["dense"]), ("logistic regression", r["baseline"])):
             per = res["per_snr"]
@@ -147,11 +149,12 @@ def plot(rows: list[dict], path: str) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    snrs = [s for s in _snrs(rows)]
+    snrs = _snrs(rows)
     series = [(f"paper {k}", [v.get(s, np.nan) for s in snrs]) for k, v in PAPER_TABLE1.items()]
     for r in rows:
         for what, res in (("dense", r["dense"]), ("LR", r["baseline"])):
-            series.append((f"{r['model']} {what}", [100 * res["per_snr"].get(s, {}).get("far_at_frr", np.nan) for s in snrs]))
+            far = [100 * res["per_snr"].get(s, {}).get("far_at_frr", np.nan) for s in snrs]
+            series.append((f"{r['model']} {what}", far))
     fig, ax = plt.subplots(figsize=(7, 4))
     width = 0.8 / len(series)
     for i, (label, values) in enumerate(series):

@@ -29,8 +29,8 @@ def _split_features(bundle, split: str):
     tensors = getattr(ds, "tensors", None) or {}
     if "fbank" not in tensors:
         spec = (getattr(bundle, "info", None) or {}).get("spec", "this data")
-        raise EdgepruneError(f"the logistic-regression baseline needs FBank features; the {split} split of {spec} has none "
-                             "(open the data with inputs including 'fbank')")
+        raise EdgepruneError(f"the logistic-regression baseline needs FBank features; the {split} split of {spec} "
+                             "has none (open the data with inputs including 'fbank')")
     labels = np.asarray(ds.labels, dtype=np.int64).reshape(-1)
     return pooled_features(tensors["fbank"]), labels, np.asarray(ds.snr, dtype=np.float64)
 

@@ -20,24 +20,29 @@ DESCRIPTION = (
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", metavar="CKPT_OR_ONNX", help="edgeprune checkpoint (.safetensors), or .onnx/.tflite from edgeprune export")
+    parser.add_argument("model", metavar="CKPT_OR_ONNX",
+                        help="edgeprune checkpoint (.safetensors), or .onnx/.tflite from edgeprune export")
     parser.add_argument("--data", metavar="SPEC", default=None,
-                        help="data spec (synth, folder:PATH, misp2021:PATH); default: the one recorded in the checkpoint. "
-                        "--stream generates long synth recordings (default synth)")
+                        help="data spec (synth, folder:PATH, misp2021:PATH); default: the one recorded in the "
+                        "checkpoint. --stream generates long synth recordings (default synth)")
     parser.add_argument("--stream", action="store_true", help="streaming evaluation: misses and false accepts per hour")
-    parser.add_argument("--hop", type=float, default=0.1, metavar="S", help="stream: seconds between windows (multiple of 0.01)")
+    parser.add_argument("--hop", type=float, default=0.1, metavar="S",
+                        help="stream: seconds between windows (multiple of 0.01)")
     parser.add_argument("--refractory", type=float, default=1.0, metavar="S",
                         help="stream: after a detection, ignore firings for this many seconds")
     parser.add_argument("--tolerance", type=float, default=None, metavar="S",
-                        help="stream: a detection up to this long after a wake word ends is a hit (default: the window length)")
+                        help="stream: a detection up to this long after a wake word ends is a hit "
+                        "(default: the window length)")
     parser.add_argument("--minutes", type=float, default=10.0, help="stream: length of the synth recording")
     parser.add_argument("--snrs", type=float, nargs="+", default=[-5.0, 0.0, 5.0], metavar="DB",
                         help="stream: speech-to-background SNRs, used equally often")
-    parser.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the stored dev threshold)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="decision threshold (default: the stored dev threshold)")
     parser.add_argument("--seed", type=int, default=0, help="synth generation seed")
     parser.add_argument("--data-size", type=int, default=None,
                         help="synth clips: training clips, dev and test a third each (as `slim --data-size`)")
-    parser.add_argument("--trust-factory", action="store_true", help="import the user factory a non-zoo checkpoint names")
+    parser.add_argument("--trust-factory", action="store_true",
+                        help="import the user factory a non-zoo checkpoint names (runs its code)")
     parser.add_argument("--json", metavar="FILE", default=None, help="write the report as JSON here")
 
 
@@ -160,12 +165,13 @@ def clip_table(r: dict) -> str:
 
 def stream_table(r: dict) -> str:
     info = r.get("stream", {})
+    snrs = ", ".join(f"{s:g}" for s in info.get("snrs", []))
     rows = [
         ("model", f"{r['model']} ({r['kind']} {r['file']})"),
-        ("recording", f"synth stream seed {info.get('seed')}: {r['duration_s'] / 60:.1f} min, {r['events']} wake words, "
-                      f"SNRs {', '.join(f'{s:g}' for s in info.get('snrs', []))} dB, held-out speakers"),
-        ("windows", f"{r['windows']} of {r['window_s']:.3f} s every {r['hop_s']:g} s; refractory {r['refractory_s']:g} s, "
-                    f"tolerance {r['tolerance_s']:.3f} s"),
+        ("recording", f"synth stream seed {info.get('seed')}: {r['duration_s'] / 60:.1f} min, "
+                      f"{r['events']} wake words, SNRs {snrs} dB, held-out speakers"),
+        ("windows", f"{r['windows']} of {r['window_s']:.3f} s every {r['hop_s']:g} s; "
+                    f"refractory {r['refractory_s']:g} s, tolerance {r['tolerance_s']:.3f} s"),
         ("threshold", f"{r['threshold']:.3f} ({r['threshold_source']})"),
         ("wake words", f"{r['hits']} hit, {r['misses']} missed (miss rate {_pct(r['miss_rate'])}, "
                        f"{r['misses_per_hour']:.1f} per hour)"),

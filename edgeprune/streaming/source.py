@@ -29,7 +29,8 @@ class ModelSource:
 
     def need_threshold(self) -> float:
         if self.threshold is None:
-            raise EdgepruneError(f"{self.name} records no dev threshold (checkpoint meta 'threshold'); pass --threshold")
+            raise EdgepruneError(f"{self.name} records no dev threshold (checkpoint meta 'threshold'); "
+                                 "pass --threshold")
         return self.threshold
 
     def need_stats(self, name: str) -> dict:
@@ -104,7 +105,8 @@ def from_exported(path, runner, metadata: dict) -> ModelSource:
     if not metadata.get("model"):
         raise EdgepruneError(f"{path} carries no edgeprune metadata (export it with `edgeprune export`)")
     if metadata.get("task", "binary") != "binary":
-        raise EdgepruneError(f"{path}: eval measures wake-word (binary) models; {metadata['model']} is {metadata['task']}")
+        raise EdgepruneError(f"{path}: eval measures wake-word (binary) models; "
+                             f"{metadata['model']} is {metadata['task']}")
     try:
         shapes = json.loads(metadata.get("inputs") or "{}")
         stats = json.loads(metadata["feature_stats"]) if metadata.get("feature_stats") else None

@@ -182,7 +182,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="synth", help="data SPEC: synth, folder:PATH or misp2021:PATH")
-    p.add_argument("--model", nargs="+", default=["tv-audio"], help="zoo model(s) to train")
+    p.add_argument("--model", "--models", dest="model", nargs="+", default=["tv-audio"],
+                   help="zoo model(s) to train (tv-av and tv-video need a GPU at the default sizes)")
     p.add_argument("--data-size", type=int, default=None, help="synth: training clips, dev and test a third each")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (default: the slim config's)")
     p.add_argument("--seed", type=int, default=0)

@@ -143,6 +143,7 @@ def test_stream_finds_exactly_the_planted_utterances(loud_stream):
     from edgeprune.streaming.evaluate import evaluate_stream
 
     r = evaluate_stream(energy_source(), loud_stream, hop_s=0.1, refractory_s=3.0)
+    assert r["max_score"] > 0.99 and 0 < r["detections"] < r["windows"]  # the stand-in's output varies
     kinds = loud_stream["info"]["utterance_kinds"]
     assert (r["events"], kinds["wake"]) == (4, 4)
     # the energy model fires once per utterance: 4 hits on wake words, one false accept per other utterance

@@ -98,6 +98,7 @@ def test_stream_counts_the_planted_utterances(energy_ckpt, tmp_path, capsys):
     assert rc == 0
     r = _json(tmp_path / "r.json")
     kinds = r["stream"]["utterance_kinds"]
+    assert r["max_score"] > 0.99 and 0 < r["detections"] < r["windows"]  # the stand-in's output varies
     assert r["events"] == kinds["wake"] == 3 and r["hits"] == 3 and r["misses"] == 0
     assert r["false_accepts"] == sum(kinds.values()) - 3 == 6 and r["duplicates"] == 0
     assert r["false_accepts_per_hour"] == pytest.approx(360.0) and r["threshold"] == 0.5

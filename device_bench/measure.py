@@ -17,14 +17,20 @@ __all__ = ["Budget", "Samples", "interleave", "summarise", "time_once", "warm_up
 
 @dataclass
 class Samples:
-    """Latencies of one model in milliseconds, in the order they were taken."""
+    """Latencies of one model in milliseconds, in the order they were taken, and their running total (kept as
+    they come: the loop asks for it after every round, and a fast model has tens of thousands of runs)."""
 
     latencies_ms: list
     stopped_by: str = ""
+    total_ms: float = 0.0
+
+    def add(self, ms: float) -> None:
+        self.latencies_ms.append(ms)
+        self.total_ms += ms
 
     @property
     def measured_s(self) -> float:
-        return float(sum(self.latencies_ms)) / 1000.0
+        return self.total_ms / 1000.0
 
 
 def time_once(run: Callable[[], object], clock=time.perf_counter_ns) -> float:
@@ -53,8 +59,8 @@ def _still_needed(sample: Samples, budget: Budget, estimate_ms: float | None) ->
     seconds = budget.min_seconds - sample.measured_s
     if seconds <= 0:
         return max(runs, 0)
-    latencies = sample.latencies_ms
-    per_run_ms = float(np.mean(latencies)) if latencies else estimate_ms
+    count = len(sample.latencies_ms)
+    per_run_ms = sample.total_ms / count if count else estimate_ms
     if per_run_ms is None:
         return None
     # (less a hair: 49.000000000000007 runs, a rounding error of the float seconds, are 49 runs)
@@ -87,11 +93,11 @@ def interleave(runs: Sequence[Callable[[], object]], budget: Budget, clock=time.
         plan = plan_round(samples, budget, estimates)
         for k in range(n):
             i = (rounds + k) % n
-            run, latencies = runs[i], samples[i].latencies_ms
+            run, sample = runs[i], samples[i]
             for _ in range(plan[i]):
-                if latencies and clock() >= deadline_ns:
+                if sample.latencies_ms and clock() >= deadline_ns:
                     break
-                latencies.append(time_once(run, clock))
+                sample.add(time_once(run, clock))
         rounds += 1
         if all(len(s.latencies_ms) >= budget.min_runs and s.measured_s >= budget.min_seconds for s in samples):
             reason = "min_runs_and_min_seconds"

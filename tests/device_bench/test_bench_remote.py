@@ -204,19 +204,23 @@ def test_remote_timeout_stops_the_run_on_the_board(sshd, board_python, tiny_onnx
     assert list(remote_tmp.iterdir()) == []  # and its folder is gone
 
 
-def test_sigterm_stops_ssh_and_the_run_on_the_board(sshd, board_python, tiny_onnx, remote_tmp, procs):
+@pytest.mark.parametrize("signum,code,line", [(signal.SIGTERM, 143, "edgeprune bench: terminated (SIGTERM)"),
+                                               (signal.SIGINT, 130, "edgeprune bench: interrupted")])
+def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, board_python, tiny_onnx, remote_tmp,
+                                                   procs):
+    """SIGTERM, or Ctrl-C's SIGINT sent to edgeprune bench alone (so its own handling must stop the rest)."""
     proc = procs.start(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(board_python),
                        "--remote-tmp", str(remote_tmp), *SLOW)
     try:
         remote = _remote_run(procs, proc, remote_tmp)
         local = procs.processes(parent=proc.pid)
         assert [argv[0] for argv in local.values()] == ["ssh"]
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
         proc.wait()
-    assert proc.returncode == 143 and err == "edgeprune bench: terminated (SIGTERM)\n"
+    assert proc.returncode == code and err == line + "\n"
     assert not any(procs.alive(pid) for pid in local), "the ssh client outlived edgeprune bench"
     assert not procs.alive(remote) and procs.processes(remote_tmp) == {}
     assert list(remote_tmp.iterdir()) == []

@@ -4,6 +4,8 @@ import json
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -224,3 +226,33 @@ def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, boa
     assert not any(procs.alive(pid) for pid in local), "the ssh client outlived edgeprune bench"
     assert not procs.alive(remote) and procs.processes(remote_tmp) == {}
     assert list(remote_tmp.iterdir()) == []
+
+
+def _sleeper(folder) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], cwd=folder)
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_cleanup_command_stops_the_run_in_its_folder_only(shell, tmp_path):
+    """The board-side clean-up alone (no lifeline): it stops the pid in the folder's pid file when that process
+    works in the folder, leaves a process elsewhere alone (a reused pid), and removes the folder."""
+    from edgeprune.remote import PID_FILE, RemoteFolder
+
+    remote = RemoteFolder(SshTarget("board"), SshOptions())
+    run_folder, reused_folder = tmp_path / "edgeprune-bench.a b", tmp_path / "edgeprune-bench.reused"
+    run_folder.mkdir()
+    reused_folder.mkdir()
+    run, other = _sleeper(run_folder), _sleeper(tmp_path)
+    try:
+        (run_folder / PID_FILE).write_text(f"{run.pid}\n")
+        (reused_folder / PID_FILE).write_text(f"{other.pid}\n")
+        for folder in (reused_folder, run_folder):
+            remote.path = str(folder)
+            subprocess.run([shell, "-c", remote.cleanup_command()], check=True, timeout=60)
+            assert not folder.exists()
+        assert run.wait(timeout=10) in (-15, -9)  # reaped here (on a board, by init)
+        assert other.poll() is None
+    finally:
+        for p in (run, other):
+            p.kill()
+            p.wait()

@@ -214,9 +214,11 @@ def run_edgeprune_bench(*argv: str, cwd=None, timeout: float = 120) -> subproces
                           env=env)
 
 
-def start_edgeprune_bench(*argv: str, cwd=None) -> subprocess.Popen:
-    """Start `edgeprune bench ARGV...` without waiting (text stdout/stderr pipes)."""
+def start_edgeprune_bench(*argv: str, cwd=None, tmpdir=None) -> subprocess.Popen:
+    """Start `edgeprune bench ARGV...` without waiting (text stdout/stderr pipes); `tmpdir`: its TMPDIR."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     return subprocess.Popen([*_bench_head(), *argv], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 

@@ -120,10 +120,13 @@ def _local_child(procs, proc):
 SLOW = ["--warmup", "0", "--min-runs", "1", "--min-seconds", "600", "--max-seconds", "600"]
 
 
-def test_sigterm_stops_the_child_and_removes_the_temporary_folder(trio, procs):
-    proc = procs.start(str(trio[0]), *SLOW)
+def test_sigterm_stops_the_child_and_removes_the_temporary_folder(trio, procs, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = procs.start(str(trio[0]), *SLOW, tmpdir=tmpdir)
     try:
         child, folder = _local_child(procs, proc)
+        assert os.path.dirname(folder) == str(tmpdir)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -131,7 +134,7 @@ def test_sigterm_stops_the_child_and_removes_the_temporary_folder(trio, procs):
         proc.wait()
     assert proc.returncode == 143 and err == "edgeprune bench: terminated (SIGTERM)\n"
     assert not procs.alive(child), "device_bench outlived edgeprune bench"
-    assert not os.path.exists(folder)
+    assert list(tmpdir.iterdir()) == []
 
 
 def test_sigkill_still_ends_the_child(trio, procs):

@@ -211,8 +211,10 @@ def test_remote_timeout_stops_the_run_on_the_board(sshd, board_python, tiny_onnx
 def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, board_python, tiny_onnx, remote_tmp,
                                                    procs):
     """SIGTERM, or Ctrl-C's SIGINT sent to edgeprune bench alone (so its own handling must stop the rest)."""
+    local_tmp = remote_tmp.parent / "local tmp"
+    local_tmp.mkdir()
     proc = procs.start(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(board_python),
-                       "--remote-tmp", str(remote_tmp), *SLOW)
+                       "--remote-tmp", str(remote_tmp), *SLOW, tmpdir=local_tmp)
     try:
         remote = _remote_run(procs, proc, remote_tmp)
         local = procs.processes(parent=proc.pid)
@@ -226,6 +228,7 @@ def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, boa
     assert not any(procs.alive(pid) for pid in local), "the ssh client outlived edgeprune bench"
     assert not procs.alive(remote) and procs.processes(remote_tmp) == {}
     assert list(remote_tmp.iterdir()) == []
+    assert list(local_tmp.iterdir()) == []  # the staged archive (edgeprune-stage.*) too
 
 
 def _sleeper(folder) -> subprocess.Popen:

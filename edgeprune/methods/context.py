@@ -55,12 +55,14 @@ class Context:
     @cached_property
     def data(self):
         from edgeprune.data import open_data
+        from edgeprune.data.progress import silenced
 
         n = self.cfg.data_size
         sizes = {} if n is None else {"train": n, "dev": max(-(-n // 3), 10), "test": max(-(-n // 3), 10)}
         lip_size = self.spec.lip_size or 88
-        bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,
-                           skip_bad=self.cfg.skip_bad, **sizes)
+        with silenced(not self.cfg.progress):
+            bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,
+                               skip_bad=self.cfg.skip_bad, **sizes)
         if bundle.task != self.spec.task:
             raise EdgepruneError(f"data {self.cfg.data!r} is {bundle.task} but model {self.cfg.model!r} is {self.spec.task}")
         if bundle.bad:

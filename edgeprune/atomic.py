@@ -59,10 +59,18 @@ def finite(data):
     if isinstance(data, float):
         return data if math.isfinite(data) else None
     if isinstance(data, dict):
-        return {k: finite(v) for k, v in data.items()}
+        return {_key(k): finite(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
         return [finite(v) for v in data]
     return data
+
+
+def _key(key):
+    """JSON keys are strings: turn number, bool and None keys into the strings json itself would write
+    ("10.0", "Infinity", "NaN", "true"), so that non-finite keys pass and mixed key types still sort."""
+    if isinstance(key, (bool, int, float)) or key is None:
+        return json.dumps(key)
+    return key
 
 
 def dumps(data, **dump_kw) -> str:

@@ -201,6 +201,11 @@ def test_json_is_written_without_nan_tokens(tmp_path):
     text = (tmp_path / "m.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"score": None, "far": [0.1, None, None], "n": 3, "nested": {"frr": [None]}}
+    # keys are strings in JSON: per-SNR groups keyed by a float (clean speech: inf) keep json's names
+    write_json(tmp_path / "snr.json", {"far": {float("inf"): 0.5, 10.0: float("nan"), "unknown": 0.25}})
+    text = (tmp_path / "snr.json").read_text()
+    assert json.loads(text) == {"far": {"Infinity": 0.5, "10.0": None, "unknown": 0.25}}
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard token {c}"))
 
 
 def test_second_edgeprune_slim_on_the_same_out_says_in_use_in_one_line(tmp_path):

@@ -71,7 +71,8 @@ def check_widths(model: nn.Module, widths, state: dict[str, torch.Tensor]) -> No
     inconsistent width, or disagrees with the tensor shapes in `state`; and any tensor whose shape differs
     from the built model outside those layers. Reads `model` only (it may live on the meta device)."""
     if not isinstance(widths, dict):
-        raise EdgepruneError(f"checkpoint widths must be an object of layer name -> widths, not a {type(widths).__name__}")
+        raise EdgepruneError("checkpoint widths must be an object of layer name -> widths, "
+                             f"not a {type(widths).__name__}")
     modules = dict(model.named_modules())
     for name, entry in widths.items():
         _check_entry(modules, name, entry)
@@ -87,8 +88,8 @@ def check_widths(model: nn.Module, widths, state: dict[str, torch.Tensor]) -> No
             covered.add(key)
             saved = state.get(key)
             if saved is not None and tuple(saved.shape) != shape:
-                raise EdgepruneError(f"checkpoint tensor {key!r} has shape {list(saved.shape)} but the recorded widths of "
-                                     f"{name or 'the model'!r} give {list(shape)}")
+                raise EdgepruneError(f"checkpoint tensor {key!r} has shape {list(saved.shape)} but the recorded "
+                                     f"widths of {name or 'the model'!r} give {list(shape)}")
     built = dict(model.named_parameters(remove_duplicate=False))
     built.update(model.named_buffers(remove_duplicate=False))
     for key, saved in state.items():
@@ -113,8 +114,9 @@ def _check_entry(modules: dict, name, entry) -> None:
         if attr == "type":
             continue
         if attr not in allowed or not hasattr(module, attr):
+            known = ", ".join(a for a in allowed if hasattr(module, a)) or "none"
             raise EdgepruneError(f"checkpoint layer {name!r} records {attr!r}, which is not a width of a "
-                                 f"{entry['type']} (widths: {', '.join(a for a in allowed if hasattr(module, a)) or 'none'})")
+                                 f"{entry['type']} (widths: {known})")
         if attr == "normalized_shape":
             ok = isinstance(value, list) and value and all(_is_int(v) and v >= 1 for v in value)
         else:

@@ -70,7 +70,8 @@ def test_lthif_weight_run_dir_resume_skip_refuse(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Context, "__init__", no_work)
         again = run(SlimConfig(out=str(d), **cfg))
-    assert again["status"] == "already finished" and again["final"] == json.loads((d / "final" / "metrics.json").read_text())
+    assert again["status"] == "already finished"
+    assert again["final"] == json.loads((d / "final" / "metrics.json").read_text())
     assert files(d) == before
 
     # a different command on the same folder is refused, naming the difference

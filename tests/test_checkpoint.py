@@ -410,6 +410,22 @@ def test_a_shape_change_outside_the_width_layers_is_refused(tmp_path, standin):
                    trust_factory=True)
 
 
+def test_a_factory_that_cannot_build_on_the_meta_device_is_still_checked(tmp_path, standin):
+    """A user factory that needs real tensors (here .item()) is built for real, then its widths are checked."""
+    (tmp_path / "pkg" / "real_only.py").write_text(
+        "import torch\nfrom ckpt_standin import build as _build\n\n"
+        "def build(**kw):\n    assert torch.ones(1).item() == 1.0  # fails on the meta device\n    return _build(**kw)\n"
+    )
+    net = _trained_pruned(standin)
+    path = edgeprune.save(net, tmp_path / "m.safetensors", factory="real_only:build")
+    model, _ = edgeprune.load(path, trust_factory=True)
+    x = torch.randn(2, 9, 40)
+    with torch.no_grad():
+        assert torch.equal(model(x), net(x)) and float(net(x).std()) > 0
+    edit_header(path, edit_json("widths", lambda w: w["conv1"].update(stride=[2])))
+    one_line_error(path, "layer 'conv1' records 'stride', which is not a width of a Conv1d", trust_factory=True)
+
+
 def test_checkpoint_meta_is_written_without_nan(tmp_path, standin):
     path = edgeprune.save(_trained_pruned(standin), tmp_path / "m.safetensors", factory="ckpt_standin:build",
                           metrics={"dev_score": float("nan"), "params": 3})

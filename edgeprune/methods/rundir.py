@@ -131,6 +131,9 @@ class RunDir:
             holder = _read_pid(fd)
             os.close(fd)
             raise EdgepruneError(f"run {self.path} is in use by pid {holder}") from None
+        except OSError as exc:  # e.g. a file system without locks
+            os.close(fd)
+            raise EdgepruneError(f"cannot lock run directory {self.path}: {exc.strerror}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _HELD[str(self.path.resolve())] = fd

@@ -14,7 +14,7 @@ def __getattr__(name):
 
         return bench
     if name == "Budget":
-        from .measure import Budget
+        from .budget import Budget
 
         return Budget
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

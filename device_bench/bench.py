@@ -6,26 +6,14 @@ import os
 import time
 
 from .errors import BenchError, ModelLoadError
+from .budget import Budget
 from .inputs import parse_shape_overrides
-from .machine import describe, usable_cores
-from .measure import Budget, interleave, summarise, time_once, warm_up
+from .machine import describe, resolve_threads
+from .measure import interleave, summarise, time_once, warm_up
 from .memory import current_rss_mib, peak_rss_mib
 from .runners import choose_runtime, import_runtime, open_runner, runtime_version
 
 SCHEMA = "device_bench/1"
-
-
-def resolve_threads(value) -> int:
-    """`all` -> the usable core count; otherwise a positive integer."""
-    if str(value).strip().lower() == "all":
-        return usable_cores()
-    try:
-        threads = int(value)
-    except (TypeError, ValueError):
-        threads = -1
-    if threads < 1:
-        raise BenchError(f"bad thread count {value!r}: expected a positive integer or 'all'")
-    return threads
 
 
 def _checked(runner, path: str):
@@ -42,27 +30,30 @@ def _checked(runner, path: str):
 
 
 def bench(paths, runtime: str = "auto", threads=1, budget: Budget | None = None,
-          shapes: list[str] | None = None, seed: int = 0) -> dict:
-    """Measure every model in `paths` in one process, interleaved; returns the JSON-ready result."""
+          shapes: list[str] | None = None, seed: int = 0, clock=time.perf_counter_ns) -> dict:
+    """Measure every model in `paths` in one process, interleaved; returns the JSON-ready result.
+    `budget.max_seconds` counts from the start (loading and one first run per model always happen)."""
     if not paths:
         raise BenchError("no model given")
     budget = budget or Budget()
     threads = resolve_threads(threads)
     overrides = parse_shape_overrides(shapes)
     runtimes = [choose_runtime(p, runtime) for p in paths]
-    entries, runs = [], []
+    deadline_ns = clock() + int(budget.max_seconds * 1e9)
+    entries, runs, estimates = [], [], []
     for path, rt in zip(paths, runtimes):
-        t0 = time.perf_counter()
+        t0 = clock()
         import_runtime(rt)
-        import_ms = (time.perf_counter() - t0) * 1000.0
+        import_ms = (clock() - t0) / 1e6
         rss_before = current_rss_mib()
-        t0 = time.perf_counter()
+        t0 = clock()
         runner = open_runner(path, rt, threads, overrides, seed)
-        load_ms = (time.perf_counter() - t0) * 1000.0
+        load_ms = (clock() - t0) / 1e6
         run = _checked(runner, path)
-        first_ms = time_once(run)
+        first_ms = time_once(run, clock)
         rss_after = current_rss_mib()
-        warm = warm_up(run, budget.warmup)
+        warm = warm_up(run, budget.warmup, clock, deadline_ns)
+        estimates.append(sorted(warm)[len(warm) // 2] if warm else first_ms)
         entries.append({
             "path": path,
             "file_bytes": os.path.getsize(path),
@@ -83,7 +74,7 @@ def bench(paths, runtime: str = "auto", threads=1, budget: Budget | None = None,
             },
         })
         runs.append(run)
-    samples = interleave(runs, budget)
+    samples = interleave(runs, budget, clock, estimates, deadline_ns)
     for entry, sample in zip(entries, samples):
         entry["latency_ms"] = summarise(sample.latencies_ms)
         entry["measured_s"] = sample.measured_s

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 
+from .errors import BenchError
+
 
 def cpu_model() -> str:
     """The CPU's name from /proc/cpuinfo (x86 "model name", ARM "Model"/"Hardware"), else platform's."""
@@ -31,6 +33,30 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+THREADS_PER_CORE = 4  # a ceiling on --threads: beyond this a runtime only allocates and thrashes
+
+
+def max_threads() -> int:
+    """The most intra-op threads worth asking for here: THREADS_PER_CORE per logical core."""
+    return THREADS_PER_CORE * (os.cpu_count() or 1)
+
+
+def resolve_threads(value) -> int:
+    """`all` -> the usable core count; otherwise a positive integer up to max_threads()."""
+    if str(value).strip().lower() == "all":
+        return usable_cores()
+    try:
+        threads = int(value)
+    except (TypeError, ValueError):
+        threads = -1
+    if threads < 1:
+        raise BenchError(f"bad thread count {value!r}: expected a positive integer or 'all'")
+    if threads > max_threads():
+        raise BenchError(f"bad thread count {value!r}: at most {max_threads()} on this machine "
+                         f"({THREADS_PER_CORE} per logical core)")
+    return threads
 
 
 def _read(path: str) -> str | None:

@@ -1,47 +1,36 @@
-"""The timing loop: warm-up, then interleaved round-robin blocks until a minimum count and duration; statistics."""
+"""The timing loop: warm-up, then interleaved rounds, each model's share sized by its own latency; statistics."""
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .budget import Budget
 from .errors import BenchError
 
-
-@dataclass(frozen=True)
-class Budget:
-    """How long to measure: every model gets at least `min_runs` timed runs AND `min_seconds` of timed runs,
-    in rounds of `block` runs per model, unless the whole loop passes `max_seconds` (then it stops early)."""
-
-    warmup: int = 10
-    min_runs: int = 50
-    min_seconds: float = 2.0
-    max_seconds: float = 120.0
-    block: int = 10
-
-    def __post_init__(self):
-        if self.warmup < 0 or self.min_runs < 1 or self.block < 1:
-            raise BenchError("warm-up must be >= 0, min-runs and block >= 1")
-        if self.min_seconds < 0 or self.max_seconds <= 0:
-            raise BenchError("min-seconds must be >= 0 and max-seconds > 0")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["Budget", "Samples", "interleave", "summarise", "time_once", "warm_up"]
 
 
 @dataclass
 class Samples:
-    """Latencies of one model in milliseconds, in the order they were taken."""
+    """Latencies of one model in milliseconds, in the order they were taken, and their running total (kept as
+    they come: the loop asks for it after every round, and a fast model has tens of thousands of runs)."""
 
     latencies_ms: list
     stopped_by: str = ""
+    total_ms: float = 0.0
+
+    def add(self, ms: float) -> None:
+        self.latencies_ms.append(ms)
+        self.total_ms += ms
 
     @property
     def measured_s(self) -> float:
-        return float(sum(self.latencies_ms)) / 1000.0
+        return self.total_ms / 1000.0
 
 
 def time_once(run: Callable[[], object], clock=time.perf_counter_ns) -> float:
@@ -51,29 +40,69 @@ def time_once(run: Callable[[], object], clock=time.perf_counter_ns) -> float:
     return (clock() - start) / 1e6
 
 
-def warm_up(run: Callable[[], object], count: int) -> list[float]:
-    """Run `count` warm-up inferences (kept out of the statistics); returns their latencies."""
-    return [time_once(run) for _ in range(count)]
+def warm_up(run: Callable[[], object], count: int, clock=time.perf_counter_ns,
+            deadline_ns: int | None = None) -> list[float]:
+    """Run up to `count` warm-up inferences (kept out of the statistics), fewer once `clock()` reaches
+    `deadline_ns`; returns their latencies."""
+    latencies = []
+    for _ in range(count):
+        if deadline_ns is not None and clock() >= deadline_ns:
+            break
+        latencies.append(time_once(run, clock))
+    return latencies
 
 
-def interleave(runs: Sequence[Callable[[], object]], budget: Budget, clock=time.perf_counter_ns) -> list[Samples]:
-    """Time every callable in round-robin blocks (the starting model rotates each round) so that drift in
-    clock speed or load hits all of them alike; stop after the first full round in which all are satisfied."""
+def _still_needed(sample: Samples, budget: Budget, estimate_ms: float | None) -> int | None:
+    """Timed runs a model still needs for min_runs and min_seconds, from its mean latency so far (else the
+    estimate); None when time is still needed but nothing says how long one run takes."""
+    runs = budget.min_runs - len(sample.latencies_ms)
+    seconds = budget.min_seconds - sample.measured_s
+    if seconds <= 0:
+        return max(runs, 0)
+    count = len(sample.latencies_ms)
+    per_run_ms = sample.total_ms / count if count else estimate_ms
+    if per_run_ms is None:
+        return None
+    # (less a hair: 49.000000000000007 runs, a rounding error of the float seconds, are 49 runs)
+    return max(runs, math.ceil(seconds * 1000.0 / max(per_run_ms, 1e-6) - 1e-9), 1)
+
+
+def plan_round(samples: Sequence[Samples], budget: Budget, estimates_ms: Sequence[float | None]) -> list[int]:
+    """Runs of each model in the next round: the model that needs the most runs gets `block`, and every other
+    one the share that spreads what it still needs over the same number of rounds, so each model's count is
+    sized by its own latency and all of them finish together (a model with no latency yet gets one run)."""
+    needs = [_still_needed(s, budget, e) for s, e in zip(samples, estimates_ms)]
+    known = [n for n in needs if n is not None]
+    rounds_left = max(1, math.ceil(max(known, default=1) / budget.block))
+    return [1 if n is None else math.ceil(n / rounds_left) for n in needs]
+
+
+def interleave(runs: Sequence[Callable[[], object]], budget: Budget, clock=time.perf_counter_ns,
+               estimates_ms: Sequence[float | None] | None = None, deadline_ns: int | None = None) -> list[Samples]:
+    """Time every callable in rounds (the starting model rotates each round) so that drift in clock speed or
+    load hits all of them alike, each model running its own planned share per round (plan_round); stop after
+    the first round in which all have min_runs and min_seconds, or once `clock()` reaches `deadline_ns`
+    (default: max_seconds from now), even mid-round, as soon as every model has one timed run."""
     samples = [Samples([]) for _ in runs]
-    start = clock()
+    estimates = list(estimates_ms) if estimates_ms is not None else [None] * len(runs)
+    if deadline_ns is None:
+        deadline_ns = clock() + int(budget.max_seconds * 1e9)
     rounds = 0
+    n = len(runs)
     while True:
-        n = len(runs)
+        plan = plan_round(samples, budget, estimates)
         for k in range(n):
             i = (rounds + k) % n
-            run, latencies = runs[i], samples[i].latencies_ms
-            for _ in range(budget.block):
-                latencies.append(time_once(run, clock))
+            run, sample = runs[i], samples[i]
+            for _ in range(plan[i]):
+                if sample.latencies_ms and clock() >= deadline_ns:
+                    break
+                sample.add(time_once(run, clock))
         rounds += 1
         if all(len(s.latencies_ms) >= budget.min_runs and s.measured_s >= budget.min_seconds for s in samples):
             reason = "min_runs_and_min_seconds"
             break
-        if (clock() - start) / 1e9 >= budget.max_seconds:
+        if clock() >= deadline_ns:
             reason = "max_seconds"
             break
     for s in samples:

@@ -6,6 +6,7 @@ The one implementation for edgeprune (device_bench keeps its own: it may not imp
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import stat
@@ -20,7 +21,7 @@ def _umask() -> int:
     return mask
 
 
-def _publish_mode(path: Path, directory: bool) -> None:
+def publish_mode(path, directory: bool) -> None:
     """mkstemp/mkdtemp create private (0600/0700) entries; give them the usual umask-based mode."""
     base = 0o777 if directory else 0o666
     os.chmod(path, base & ~_umask() | (stat.S_IWUSR | stat.S_IRUSR))
@@ -35,7 +36,7 @@ def atomic_path(path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
-        _publish_mode(Path(tmp), directory=False)
+        publish_mode(Path(tmp), directory=False)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -53,12 +54,41 @@ def write_bytes(path, blob: bytes) -> Path:
     return Path(path)
 
 
+def finite(data):
+    """A copy of `data` with every NaN/inf float replaced by None, so that it dumps as RFC 8259 JSON (null)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {_key(k): finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def _key(key):
+    """JSON keys are strings: turn number, bool and None keys into the strings json itself would write
+    ("10.0", "Infinity", "NaN", "true"), so that non-finite keys pass and mixed key types still sort."""
+    if isinstance(key, (bool, int, float)) or key is None:
+        return json.dumps(key)
+    return key
+
+
+def dumps(data, **dump_kw) -> str:
+    """json.dumps of `data` with non-finite floats written as null (never the non-standard NaN token)."""
+    dump_kw["allow_nan"] = False
+    default = dump_kw.get("default")
+    if default is not None:  # values the default hook converts may hold NaN too
+        dump_kw["default"] = lambda value: finite(default(value))
+    return json.dumps(finite(data), **dump_kw)
+
+
 def write_json(path, data, **dump_kw) -> Path:
-    """Write `data` as indented JSON (plus a newline) to `path` atomically."""
+    """Write `data` as indented JSON (plus a newline) to `path` atomically; NaN/inf are written as null."""
     dump_kw.setdefault("indent", 2)
+    text = dumps(data, **dump_kw)  # before the temp file: a value that cannot be written leaves nothing behind
     with atomic_path(path, suffix=".json") as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, **dump_kw)
+            fh.write(text)
             fh.write("\n")
     return Path(path)
 
@@ -71,7 +101,7 @@ def atomic_dir(path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        _publish_mode(tmp, directory=True)
+        publish_mode(tmp, directory=True)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.rename(path, old / "x")

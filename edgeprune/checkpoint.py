@@ -1,7 +1,11 @@
 """edgeprune.save / edgeprune.load: safetensors weights plus the architecture as JSON data, never a pickle.
 
 The safetensors header carries: the architecture source (zoo name + cfg, or a user factory + kwargs), the
-per-layer widths (edgeprune.architecture), the caller's meta, and a SHA-256 of the tensors.
+per-layer widths (edgeprune.architecture), the caller's meta, and one SHA-256 over the canonical form of all
+of these together with the tensors. On load, the architecture is first built on the meta device (no memory):
+its size is bounded by the file's and the widths are checked against the tensor shapes before anything is
+allocated. The hash catches edits and corruption; it is not a signature (anyone can recompute it), so the
+structural checks hold on their own.
 """
 
 from __future__ import annotations
@@ -15,12 +19,20 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from edgeprune.architecture import apply_widths, capture_widths
-from edgeprune.atomic import write_bytes
+from edgeprune.architecture import apply_widths, capture_widths, check_widths
+from edgeprune.atomic import dumps, write_bytes
 from edgeprune.errors import EdgepruneError
 
 FORMAT = "edgeprune-checkpoint"
-FORMAT_VERSION = 1
+# 2: the SHA-256 covers the metadata too. Format 1 (tensors only) is refused, not read: accepting it would let
+# anyone bypass the metadata hash by writing "1" (there were no users of format 1).
+FORMAT_VERSION = 2
+_SIGNED = ("format", "format_version", "edgeprune_version", "arch", "widths", "meta")  # hashed header fields
+_JSON_FIELDS = ("arch", "widths", "meta")
+# A rebuilt model may be this many times larger than the tensors its file holds, plus a fixed allowance
+# (pruning to 1/64 of the dense size is far beyond what the methods reach); beyond it, loading is refused.
+BUDGET_FACTOR = 64
+BUDGET_SLACK_BYTES = 256 * 2**20
 
 
 def save(model: nn.Module, path, *, factory: str | None = None, factory_kwargs: dict | None = None, **meta) -> Path:
@@ -40,10 +52,10 @@ def save(model: nn.Module, path, *, factory: str | None = None, factory_kwargs: 
         "format_version": str(FORMAT_VERSION),
         "edgeprune_version": __version__,
         "arch": _dumps(arch, "architecture"),
-        "widths": json.dumps(capture_widths(model)),
+        "widths": _dumps(capture_widths(model), "widths"),
         "meta": _dumps(meta, "meta"),
-        "sha256": _digest(tensors),
     }
+    header["sha256"] = _digest(tensors, header)
     blob = st_save(tensors, metadata=header)
     path = Path(path)
     write_bytes(path, blob)
@@ -57,10 +69,8 @@ def load(path, factory: Callable[..., nn.Module] | str | None = None, *, trust_f
     "pkg.mod:callable", called with the recorded kwargs) or `trust_factory=True`.
     """
     header, tensors = _read(Path(path))
-    arch = _loads(header, "arch")
-    widths = _loads(header, "widths")
-    meta = _loads(header, "meta")
-    model = _build(arch, factory, trust_factory, path)
+    arch, widths, meta = (header[k] for k in _JSON_FIELDS)
+    model = _build(arch, factory, trust_factory, path, widths, tensors)
     apply_widths(model, widths, tensors)
     try:
         model.load_state_dict(tensors, strict=True)
@@ -78,8 +88,8 @@ def load(path, factory: Callable[..., nn.Module] | str | None = None, *, trust_f
 def read_meta(path) -> dict:
     """The meta (with "arch") of a checkpoint, without building the model."""
     header, _ = _read(Path(path))
-    meta = dict(_loads(header, "meta"))
-    meta["arch"] = _loads(header, "arch")
+    meta = dict(header["meta"])
+    meta["arch"] = header["arch"]
     return meta
 
 
@@ -102,30 +112,91 @@ def _arch_of(model: nn.Module, factory: str | None, factory_kwargs: dict | None)
     )
 
 
-def _build(arch: dict, factory, trust_factory: bool, path) -> nn.Module:
+def _build(arch: dict, factory, trust_factory: bool, path, widths, tensors) -> nn.Module:
+    """The dense model of `arch`, built only after its meta-device twin passed the size and widths checks."""
+    make, label = _constructor(arch, factory, trust_factory, path)
+    try:
+        with torch.device("meta"):
+            skeleton = make()
+    except EdgepruneError as exc:
+        raise EdgepruneError(f"{path}: {exc}") from None
+    except Exception as exc:
+        if "zoo" in arch and factory is None:  # every zoo model builds on meta: the cfg is bad
+            raise EdgepruneError(f"{path}: cannot build {label}: {type(exc).__name__}: {_first_line(exc)}") from None
+        skeleton = None  # a user factory that cannot build on the meta device: checked after the real build
+    if skeleton is not None:
+        _check_budget(skeleton, tensors, path, label)
+        _checked(check_widths, skeleton, widths, tensors, path=path)
+    try:
+        model = make()
+    except EdgepruneError as exc:
+        raise EdgepruneError(f"{path}: {exc}") from None
+    except Exception as exc:
+        raise EdgepruneError(f"{path}: cannot build {label}: {type(exc).__name__}: {_first_line(exc)}") from None
+    _checked(check_widths, model, widths, tensors, path=path)
+    return model
+
+
+def _checked(fn, *args, path):
+    try:
+        return fn(*args)
+    except EdgepruneError as exc:
+        raise EdgepruneError(f"{path}: {exc}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _check_budget(skeleton: nn.Module, tensors: dict, path, label: str) -> None:
+    """Refuse an architecture whose dense build needs far more memory than the tensors in the file hold."""
+    def size(ts):
+        return sum(t.numel() * t.element_size() for t in ts if t is not None)
+
+    dense = size(skeleton.parameters()) + size(skeleton.buffers())
+    held = size(tensors.values())
+    if dense > BUDGET_FACTOR * held + BUDGET_SLACK_BYTES:
+        raise EdgepruneError(f"{path}: {label} would allocate {dense / 2**20:.0f} MiB for a file holding "
+                             f"{held / 2**20:.1f} MiB of weights; refusing (damaged or edited architecture?)")
+
+
+def _constructor(arch: dict, factory, trust_factory: bool, path) -> tuple[Callable[[], nn.Module], str]:
+    """(a no-argument callable that builds the dense model, a label naming it), without building it."""
     if callable(factory):
-        return _call(factory, arch.get("kwargs", arch.get("cfg", {})), getattr(factory, "__name__", "factory"))
+        return _deferred(factory, arch.get("kwargs", arch.get("cfg", {})), getattr(factory, "__name__", "factory"))
     if isinstance(factory, str):
-        return _call(_import(factory), arch.get("kwargs", arch.get("cfg", {})), factory)
+        return _deferred(_import(factory), arch.get("kwargs", arch.get("cfg", {})), factory)
     if factory is not None:
         raise EdgepruneError(f"factory must be a callable or 'pkg.module:callable', got {factory!r}")
     if "zoo" in arch:
         from edgeprune import models
 
-        if arch["zoo"] not in models.names():
+        if not isinstance(arch["zoo"], str) or arch["zoo"] not in models.names():
             raise EdgepruneError(f"{path}: unknown zoo model {arch['zoo']!r} (known: {', '.join(models.names())})")
-        return models.build(arch["zoo"], **arch.get("cfg", {}))
+        cfg = arch.get("cfg", {})
+        if not isinstance(cfg, dict):
+            raise EdgepruneError(f"{path}: the zoo cfg must be an object, not a {type(cfg).__name__}")
+        return (lambda: models.build(arch["zoo"], **cfg)), f"zoo model {arch['zoo']!r} with cfg {cfg}"
     if "factory" in arch:
         if not trust_factory:
             raise EdgepruneError(
                 f"{path} is built by the user factory {arch['factory']!r}: pass factory= or trust_factory=True "
                 "to import it (importing runs its code)"
             )
-        return _call(_import(arch["factory"]), arch.get("kwargs", {}), arch["factory"])
+        return _deferred(_import(arch["factory"]), arch.get("kwargs", {}), arch["factory"])
     raise EdgepruneError(f"{path}: the architecture record names neither a zoo model nor a factory")
 
 
+def _deferred(factory, kwargs, label: str):
+    if not isinstance(kwargs, dict):
+        raise EdgepruneError(f"factory {label}: the recorded kwargs must be an object, not a {type(kwargs).__name__}")
+    return (lambda: _call(factory, kwargs, label)), f"factory {label}"
+
+
 def _import(spec: str) -> Callable[..., nn.Module]:
+    if not isinstance(spec, str):
+        raise EdgepruneError(f"factory must look like 'pkg.module:callable', got {spec!r}")
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise EdgepruneError(f"factory must look like 'pkg.module:callable', got {spec!r}")
@@ -166,8 +237,13 @@ def _tensors_of(model: nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
+def _digest(tensors: dict[str, torch.Tensor], header: dict) -> str:
+    """SHA-256 of the canonical JSON of the signed header fields, then of every tensor (name, dtype, shape,
+    bytes) in name order. The JSON fields are parsed and re-dumped, so only their values count."""
+    signed = {k: (json.loads(header[k]) if k in _JSON_FIELDS else header[k]) for k in _SIGNED}
     h = hashlib.sha256()
+    h.update(json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
+    h.update(b"\0")
     for key in sorted(tensors):
         t = tensors[key]
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
@@ -191,19 +267,20 @@ def _json_default(value):
 
 def _dumps(value: Any, what: str) -> str:
     try:
-        return json.dumps(value, default=_json_default, allow_nan=True)
+        return dumps(value, default=_json_default)  # NaN/inf as null
     except (TypeError, ValueError) as exc:
         raise EdgepruneError(f"checkpoint {what} must be JSON-serialisable: {exc}") from None
 
 
-def _loads(header: dict, key: str):
+def _loads(header: dict, key: str, path):
     try:
         return json.loads(header[key])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise EdgepruneError(f"checkpoint header field {key!r} is missing or damaged ({exc})") from None
+    except (KeyError, TypeError, RecursionError, json.JSONDecodeError) as exc:
+        raise EdgepruneError(f"{path}: checkpoint header field {key!r} is missing or damaged ({exc})") from None
 
 
 def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """-> (header with arch, widths and meta parsed, tensors), after the format and hash checks."""
     from safetensors.torch import load as st_load
 
     if not path.is_file():
@@ -211,17 +288,31 @@ def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     data = path.read_bytes()
     header = _header(path, data)
     meta = header.get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EdgepruneError(f"{path} is a safetensors file but not an edgeprune checkpoint (no edgeprune header)")
-    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
-        raise EdgepruneError(f"{path}: checkpoint format {meta.get('format_version')} is newer than this edgeprune reads")
+    version = meta.get("format_version")
+    if not isinstance(version, str) or not version.isdigit():
+        raise EdgepruneError(f"{path}: checkpoint format_version {version!r} is not a number")
+    if int(version) > FORMAT_VERSION:
+        raise EdgepruneError(f"{path}: checkpoint format {version} is newer than this edgeprune reads")
+    if int(version) < FORMAT_VERSION:
+        raise EdgepruneError(f"{path}: checkpoint format {version} (metadata not covered by its hash) is no longer "
+                             f"read; re-create it with this edgeprune")
+    bad = sorted(k for k, v in meta.items() if not isinstance(v, str))
+    if bad:
+        raise EdgepruneError(f"{path}: checkpoint header field {bad[0]!r} is not a string")
     try:
         tensors = st_load(data)
     except Exception as exc:  # safetensors raises several types for a bad body
-        raise EdgepruneError(f"{path}: damaged checkpoint ({exc})") from None
-    if _digest(tensors) != meta.get("sha256"):
-        raise EdgepruneError(f"{path}: checkpoint weights do not match their recorded SHA-256 (tampered or corrupt)")
-    return meta, tensors
+        raise EdgepruneError(f"{path}: damaged checkpoint ({_first_line(exc)})") from None
+    parsed = {k: _loads(meta, k, path) for k in _JSON_FIELDS}
+    if "edgeprune_version" not in meta or _digest(tensors, meta) != meta.get("sha256"):
+        raise EdgepruneError(f"{path}: checkpoint does not match its recorded SHA-256 (metadata or weights "
+                             f"tampered with, or corrupt)")
+    for key, kind in (("arch", dict), ("widths", dict), ("meta", dict)):
+        if not isinstance(parsed[key], kind):
+            raise EdgepruneError(f"{path}: checkpoint {key} must be a JSON object, not a {type(parsed[key]).__name__}")
+    return {**meta, **parsed}, tensors
 
 
 def _header(path: Path, data: bytes) -> dict:

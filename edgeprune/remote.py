@@ -1,6 +1,6 @@
 """The SSH target of `edgeprune bench`: copy device_bench/ and the models to a temporary folder on a board with
 the system OpenSSH client (ssh only: a tar stream in, the JSON out), run the measurement there with the board's
-python, and remove the folder in every case."""
+python, and in every case stop that run and remove the folder."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from edgeprune.errors import EdgepruneError
+from edgeprune.tied import run_tied
 
 _USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _IPV6 = re.compile(r"^[0-9A-Fa-f:.]+$")
+_BRACKETED = re.compile(r"^\[[^\[\]]+\](:[0-9]*)?$")  # urllib drops what follows "]" before the port
 REMOTE_PREFIX = "edgeprune-bench."
+PID_FILE = "bench.pid"  # the pid of the remote device_bench, in its folder, for the clean-up to stop it
 HOST_KEY_POLICIES = ("accept-new", "yes", "no")
 
 
@@ -48,18 +51,23 @@ def parse_target(text: str) -> SshTarget | None:
         return None
     if not text.startswith("ssh://"):
         raise EdgepruneError(f"bad --target {text!r}: expected 'local' or ssh://user@host[:port]")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+    except ValueError as exc:  # urllib: "Invalid IPv6 URL", "'[...]' does not appear to be an IPv4 or IPv6 address"
+        raise EdgepruneError(f"bad --target {text!r}: invalid host ({exc})") from None
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.password is not None:
         raise EdgepruneError(f"bad --target {text!r}: expected ssh://user@host[:port] (no password, path or query)")
     try:
         port = parts.port
     except ValueError:
         raise EdgepruneError(f"bad --target {text!r}: the port must be a number from 1 to 65535") from None
-    host = parts.hostname or ""
     user = parts.username
     if port == 0:
         raise EdgepruneError(f"bad --target {text!r}: the port must be a number from 1 to 65535")
     bracketed = "[" in parts.netloc
+    if bracketed and not _BRACKETED.match(parts.netloc.rpartition("@")[2]):
+        raise EdgepruneError(f"bad --target {text!r}: expected [IPv6 address] or [IPv6 address]:port")
     if not host or not (_IPV6.match(host) if bracketed else _HOST.match(host)):
         raise EdgepruneError(f"bad --target {text!r}: invalid host name {host!r}")
     if user is not None and not _USER.match(user):
@@ -120,9 +128,10 @@ def _ssh_failure(target: SshTarget, opts: SshOptions, stderr: str) -> EdgepruneE
 
 
 def _call(argv: list[str], target: SshTarget, opts: SshOptions, timeout: float, what: str, stdin=None):
+    """ssh tied to this process (tied.run_tied): without `stdin`, the remote command's stdin stays open until this
+    process ends or the call is stopped, so a remote `--watch-stdin` run dies with it."""
     try:
-        return subprocess.run(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
+        return run_tied(argv, timeout=timeout, stdin=stdin)
     except FileNotFoundError:
         raise EdgepruneError(f"{argv[0]} not found: install the OpenSSH client (openssh-client)") from None
     except subprocess.TimeoutExpired:
@@ -187,10 +196,22 @@ class RemoteFolder:
         self.path = out
         return self
 
+    def cleanup_command(self) -> str:
+        """Stop the run whose pid is in the folder's PID_FILE, if that process still works in this folder (its
+        /proc cwd; a pid reused by another process is left alone): SIGTERM, up to 5 s, SIGKILL. Then remove
+        the folder."""
+        return (f"f={shlex.quote(self.path)}; p=$(cat \"$f/{PID_FILE}\" 2>/dev/null); "
+                'case "$p" in ""|*[!0-9]*) p=;; esac; '
+                'if [ -n "$p" ] && [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$(cd "$f" && pwd -P)" ]; then '
+                'kill -TERM "$p" 2>/dev/null; i=0; '
+                'while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; '
+                'kill -KILL "$p" 2>/dev/null; fi; '
+                'rm -rf -- "$f"')
+
     def __exit__(self, *exc) -> None:
         if self.path and REMOTE_PREFIX in os.path.basename(self.path):
             try:
-                self.ssh(f"rm -rf -- {shlex.quote(self.path)}", what="removing the temporary folder")
+                self.ssh(self.cleanup_command(), what="removing the temporary folder")
             except EdgepruneError:
                 if exc[0] is None:
                     raise
@@ -234,9 +255,11 @@ def bench_remote(target: SshTarget, opts: SshOptions, models: list[str], bench_a
         names = _archive(archive, models)
         with RemoteFolder(target, opts, remote_tmp) as folder:
             folder.upload(archive)
-            words = [python, "-m", "device_bench", *map(shlex.quote, bench_args), "--json", "result.json", "--",
-                     *map(shlex.quote, names)]
-            command = f"cd {shlex.quote(folder.path)} && " + " ".join(words)
+            # exec: the pid the shell writes is device_bench's own; --watch-stdin: it exits when this ssh
+            # session ends (timeout, Ctrl-C, SIGTERM, even SIGKILL of this process).
+            words = [python, "-m", "device_bench", "--watch-stdin", *map(shlex.quote, bench_args), "--json",
+                     "result.json", "--", *map(shlex.quote, names)]
+            command = f"cd {shlex.quote(folder.path)} && echo $$ > {PID_FILE} && exec " + " ".join(words)
             proc = folder.ssh(command, timeout=opts.command_timeout, what="running device_bench")
             if proc.returncode == 255:
                 raise _ssh_failure(target, opts, proc.stderr)

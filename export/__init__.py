@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -14,6 +16,9 @@ from pathlib import Path
 from edgeprune.errors import EdgepruneError
 
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
+_WORK_PREFIX = ".edgeprune-export-"
+_WORK_NAME = re.compile(r"^\.edgeprune-export-(\d+)-[^/]+$")  # .edgeprune-export-<owner pid>-<random>
+_OWNER = ".owner"  # inside a work folder: flocked by the exporting process for its life
 
 __all__ = ["FORMATS", "export_model"]
 
@@ -29,6 +34,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
     Nothing is written at `out` unless every check passes.
     """
+    from edgeprune.atomic import publish_mode
     from edgeprune.export.metadata import build_metadata
     from edgeprune.export.samples import is_random, random_samples, spec_samples
     from edgeprune.export.source import resolve
@@ -58,15 +64,69 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
         "output": source.output_name, "threshold": source.threshold, "metadata": metadata,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".edgeprune-export-", dir=out.parent))
+    work, owner = _claim_work_dir(out.parent)
     try:
         final = _export_into(work, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
                              data_spec is not None)
+        publish_mode(final, directory=False)
         os.replace(final, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        os.close(owner)
     report["size_bytes"] = out.stat().st_size
     return report
+
+
+def _claim_work_dir(parent: Path) -> tuple[Path, int]:
+    """A fresh work folder beside the output, held (flock on its .owner file) by this process for as long as
+    the export runs -> (folder, descriptor to close when done). Work folders of exports that were killed
+    (their lock is free) are removed first; those of running exports are left alone."""
+    clean_stale_work(parent)
+    work = Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-", dir=parent))
+    fd = os.open(work / _OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file nobody else knows: cannot block
+    return work, fd
+
+
+def clean_stale_work(parent) -> list[Path]:
+    """Remove the `.edgeprune-export-*` work folders in `parent` whose export died (kill -9, SIGTERM, power
+    loss) -> the folders removed. A folder is stale when its .owner lock can be taken, or, in the moment
+    before the owner created that file, when the pid in its name is gone. Other names are never touched."""
+    removed = []
+    for path in Path(parent).glob(_WORK_PREFIX + "*"):
+        m = _WORK_NAME.match(path.name)
+        if not m or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            fd = os.open(path / _OWNER, os.O_RDWR)
+        except FileNotFoundError:
+            if _alive(int(m.group(1))):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # its export is running
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,

@@ -1,8 +1,8 @@
 """The conv + LSTM + FC back end of the ICASSP 2022 tv-* wake-word models (one module, three sizings).
 
 (B, C, T) channels-first features -> [Conv1d + BatchNorm + ReLU] x N (BatchNorm added by edgeprune so
-BN-scale pruning applies) -> LSTM (unidirectional, one layer) -> per-frame FC + ReLU -> FC -> max over
-time -> (B,) logit. Strided convs bring 100 fps audio down to the 25 fps lip rate.
+BN-scale pruning applies) -> LSTM (unidirectional, one layer) -> per-frame FC + ReLU -> FC -> pooled over
+time (`pool`, default log-sum-exp; see pooling.py) -> (B,) logit. Strided convs bring 100 fps audio down to the 25 fps lip rate.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from torch import nn
 
 from edgeprune.errors import EdgepruneError
 
+from .pooling import TimePool
+
 
 class CRNNBackend(nn.Module):
     """`convs` is a list of [out_channels, kernel, stride]; widths are read from tensors in forward."""
 
-    def __init__(self, in_dim: int, convs, lstm_hidden: int, fc_hidden: int):
+    def __init__(self, in_dim: int, convs, lstm_hidden: int, fc_hidden: int, pool: str = "lse"):
         super().__init__()
         if not convs:
             raise EdgepruneError("the CRNN back end needs at least one conv layer")
@@ -35,9 +37,10 @@ class CRNNBackend(nn.Module):
         self.fc1 = nn.Linear(lstm_hidden, fc_hidden)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(fc_hidden, 1)
+        self.time_pool = TimePool(pool)
 
     def forward(self, x):
         x = self.convs(x).permute(0, 2, 1)  # (B, T', C): channel-major by construction (no frequency axis)
         seq, _ = self.lstm(x)
         logits = self.fc2(self.relu(self.fc1(seq)))  # (B, T', 1)
-        return logits.amax(dim=1).squeeze(-1)
+        return self.time_pool(logits)

@@ -37,10 +37,10 @@ class TVAudioVisual(nn.Module):
     """[fbank, upsampled lip embeddings] concatenated on channels -> CRNN back end -> (B,) logit."""
 
     def __init__(self, lip_cfg: dict, convs, lstm_hidden: int, fc_hidden: int, order: str = "av",
-                 upsample: str = "nearest"):
+                 upsample: str = "nearest", pool: str = "lse"):
         super().__init__()
         self.lip_encoder = LipMobileNetV2(**lip_cfg)
-        self.backend = CRNNBackend(FBANK_DIM + self.lip_encoder.embedding_dim(), convs, lstm_hidden, fc_hidden)
+        self.backend = CRNNBackend(FBANK_DIM + self.lip_encoder.embedding_dim(), convs, lstm_hidden, fc_hidden, pool)
         self.audio_first = order == "av"
         self.upsample = upsample
 
@@ -126,11 +126,11 @@ DECISION_SPEC = ModelSpec(
 @register(
     TV_AV_SPEC,
     {"lip": dict(LIP_DEFAULTS), "convs": [[256, 5, 2], [256, 5, 2]], "lstm_hidden": 96, "fc_hidden": 128,
-     "order": "av", "upsample": "nearest"},
+     "order": "av", "upsample": "nearest", "pool": "lse"},
     finalize=_finalize_tv_av,
 )
-def build_tv_av(lip, convs, lstm_hidden, fc_hidden, order, upsample):
-    return TVAudioVisual(lip, convs, lstm_hidden, fc_hidden, order=order, upsample=upsample)
+def build_tv_av(lip, convs, lstm_hidden, fc_hidden, order, upsample, pool):
+    return TVAudioVisual(lip, convs, lstm_hidden, fc_hidden, order=order, upsample=upsample, pool=pool)
 
 
 @register(

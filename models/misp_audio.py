@@ -22,7 +22,7 @@ from .registry import ModelSpec, register
 class MispAudio(nn.Module):
     """fbank (B, T, 40) -> 2 x [Conv2d (1,5) stride (1,2) + BN] -> LSTM 512->256 -> MISP back end -> (B,)."""
 
-    def __init__(self, act: str = "none", lstm_hidden: int = 256, dropout: float = 0.2):
+    def __init__(self, act: str = "none", lstm_hidden: int = 256, dropout: float = 0.2, pool: str = "lse"):
         super().__init__()
         # FBank bins are the channels of a (B, 40, 1, T) image, as in the baseline.
         self.conv_av1 = nn.Conv2d(40, 256, kernel_size=(1, 5), stride=(1, 2), padding=(0, 2))
@@ -32,7 +32,7 @@ class MispAudio(nn.Module):
         self.bn_av2 = nn.BatchNorm2d(512)
         self.act_av2 = make_activation(act)
         self.lstm = nn.LSTM(512, lstm_hidden, num_layers=1, batch_first=True)
-        self.backend = MispBackend(act=act, dropout=dropout)
+        self.backend = MispBackend(act=act, dropout=dropout, pool=pool)
 
     def forward(self, fbank):
         x = fbank.permute(0, 2, 1).unsqueeze(2)  # (B, 40, 1, T)
@@ -56,6 +56,6 @@ SPEC = ModelSpec(
 )
 
 
-@register(SPEC, {"act": "none", "lstm_hidden": 256, "dropout": 0.2})
-def build_misp_audio(act, lstm_hidden, dropout):
-    return MispAudio(act=act, lstm_hidden=lstm_hidden, dropout=dropout)
+@register(SPEC, {"act": "none", "lstm_hidden": 256, "dropout": 0.2, "pool": "lse"})
+def build_misp_audio(act, lstm_hidden, dropout, pool):
+    return MispAudio(act=act, lstm_hidden=lstm_hidden, dropout=dropout, pool=pool)

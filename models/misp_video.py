@@ -29,7 +29,7 @@ class MispVideo(nn.Module):
     """lips (B, Tv, H, W) -> Conv3d front end -> ResNet-18 per frame -> FC+BN (256) -> LSTM -> back end."""
 
     def __init__(self, act: str = "none", trunk_pool: str = "avg2", embed_dim: int = 256,
-                 lstm_hidden: int = 256, dropout: float = 0.2):
+                 lstm_hidden: int = 256, dropout: float = 0.2, pool: str = "lse"):
         super().__init__()
         self.stem = nn.Conv3d(1, 64, kernel_size=(5, 7, 7), stride=(1, 2, 2), padding=(2, 3, 3), bias=False)
         self.stem_bn = nn.BatchNorm3d(64)
@@ -40,7 +40,7 @@ class MispVideo(nn.Module):
         self.fc = nn.Linear(512, embed_dim)
         self.bn_fc = nn.BatchNorm1d(embed_dim)
         self.lstm = nn.LSTM(embed_dim, lstm_hidden, num_layers=1, batch_first=True)
-        self.backend = MispBackend(act=act, dropout=dropout)
+        self.backend = MispBackend(act=act, dropout=dropout, pool=pool)
 
     def forward(self, lips):
         b, t = lips.shape[0], lips.shape[1]
@@ -85,8 +85,9 @@ SPEC = ModelSpec(
 
 @register(
     SPEC,
-    {"act": "none", "trunk_pool": "avg2", "embed_dim": 256, "lstm_hidden": 256, "dropout": 0.2},
+    {"act": "none", "trunk_pool": "avg2", "embed_dim": 256, "lstm_hidden": 256, "dropout": 0.2, "pool": "lse"},
     finalize=_finalize,
 )
-def build_misp_video(act, trunk_pool, embed_dim, lstm_hidden, dropout):
-    return MispVideo(act=act, trunk_pool=trunk_pool, embed_dim=embed_dim, lstm_hidden=lstm_hidden, dropout=dropout)
+def build_misp_video(act, trunk_pool, embed_dim, lstm_hidden, dropout, pool):
+    return MispVideo(act=act, trunk_pool=trunk_pool, embed_dim=embed_dim, lstm_hidden=lstm_hidden, dropout=dropout,
+                     pool=pool)

@@ -9,7 +9,8 @@ the widths below are edgeprune's choice to land on Table 2 (they are cfg, so the
   embedding per frame) -> Conv1d 512->256 k3, Conv1d 256->256 k3 (stride 1: already 25 fps),
   LSTM 128, FC 128->128->1. 1,165,601 params (paper 1.19 M: -2.1 %).
 Each conv is followed by BatchNorm + ReLU (edgeprune's addition, so BN-scale pruning applies).
-Output: (B,) logit; the per-frame logits are max-pooled over time as in the MISP2021 baseline.
+Output: (B,) logit; the per-frame logits are pooled over time by log-sum-exp (cfg `pool`; "max" is the
+MISP2021 baseline's, which trains far worse: see pooling.py).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from .registry import FBANK_DIM, ModelSpec, register
 class TVAudio(nn.Module):
     """fbank (B, T, 40) -> CRNN back end -> (B,) logit."""
 
-    def __init__(self, convs, lstm_hidden: int, fc_hidden: int):
+    def __init__(self, convs, lstm_hidden: int, fc_hidden: int, pool: str = "lse"):
         super().__init__()
-        self.backend = CRNNBackend(FBANK_DIM, convs, lstm_hidden, fc_hidden)
+        self.backend = CRNNBackend(FBANK_DIM, convs, lstm_hidden, fc_hidden, pool)
 
     def forward(self, fbank):
         return self.backend(fbank.transpose(1, 2))
@@ -36,10 +37,10 @@ class TVAudio(nn.Module):
 class TVVideo(nn.Module):
     """lips (B, Tv, 88, 88) -> MobileNetV2 lip encoder -> (B, D, Tv) -> CRNN back end -> (B,) logit."""
 
-    def __init__(self, lip_cfg: dict, convs, lstm_hidden: int, fc_hidden: int):
+    def __init__(self, lip_cfg: dict, convs, lstm_hidden: int, fc_hidden: int, pool: str = "lse"):
         super().__init__()
         self.lip_encoder = LipMobileNetV2(**lip_cfg)
-        self.backend = CRNNBackend(self.lip_encoder.embedding_dim(), convs, lstm_hidden, fc_hidden)
+        self.backend = CRNNBackend(self.lip_encoder.embedding_dim(), convs, lstm_hidden, fc_hidden, pool)
 
     def forward(self, lips):
         return self.backend(self.lip_encoder(lips).transpose(1, 2))
@@ -70,14 +71,15 @@ VIDEO_SPEC = ModelSpec(
 )
 
 
-@register(AUDIO_SPEC, {"convs": [[128, 5, 2], [160, 5, 2]], "lstm_hidden": 160, "fc_hidden": 128})
-def build_tv_audio(convs, lstm_hidden, fc_hidden):
-    return TVAudio(convs, lstm_hidden, fc_hidden)
+@register(AUDIO_SPEC, {"convs": [[128, 5, 2], [160, 5, 2]], "lstm_hidden": 160, "fc_hidden": 128, "pool": "lse"})
+def build_tv_audio(convs, lstm_hidden, fc_hidden, pool):
+    return TVAudio(convs, lstm_hidden, fc_hidden, pool)
 
 
 @register(
     VIDEO_SPEC,
-    {"lip": dict(LIP_DEFAULTS), "convs": [[256, 3, 1], [256, 3, 1]], "lstm_hidden": 128, "fc_hidden": 128},
+    {"lip": dict(LIP_DEFAULTS), "convs": [[256, 3, 1], [256, 3, 1]], "lstm_hidden": 128, "fc_hidden": 128,
+     "pool": "lse"},
 )
-def build_tv_video(lip, convs, lstm_hidden, fc_hidden):
-    return TVVideo(lip, convs, lstm_hidden, fc_hidden)
+def build_tv_video(lip, convs, lstm_hidden, fc_hidden, pool):
+    return TVVideo(lip, convs, lstm_hidden, fc_hidden, pool)

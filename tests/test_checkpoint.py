@@ -237,22 +237,202 @@ def test_tampered_weights_are_refused(tmp_path, standin):
         edgeprune.load(path, trust_factory=True)
 
 
-def test_tampered_widths_are_refused(tmp_path, standin):
-    """A header edited to claim other widths (same byte length) fails on re-shape, not silently."""
-    path = tmp_path / "m.safetensors"
-    edgeprune.save(_trained_pruned(standin), path, factory="ckpt_standin:build")
+def edit_header(path, edit, rehash: bool = True) -> None:
+    """Rewrite the edgeprune fields of a saved file with `edit(fields)` (a dict of header strings). With
+    `rehash`, the SHA-256 is recomputed as an attacker would, so that the structural checks are what is tested."""
+    from safetensors.torch import load as st_load
+
+    from edgeprune import checkpoint
+
     data = path.read_bytes()
     size = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + size])
-    widths = json.loads(header["__metadata__"]["widths"])
-    widths["fc"]["type"] = "Conv1d"
-    header["__metadata__"]["widths"] = json.dumps(widths)
+    fields = header["__metadata__"]
+    edit(fields)
+    if rehash:
+        fields["sha256"] = checkpoint._digest(st_load(data), fields)
     text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (size - len(text))
-    assert len(text) == size
-    path.write_bytes(data[:8] + text + data[8 + size :])
-    with pytest.raises(EdgepruneError, match="layer 'fc' is a Conv1d but the rebuilt model has a Linear"):
-        edgeprune.load(path, trust_factory=True)
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + size :])
+
+
+def edit_json(key, change):
+    """An edit of one JSON header field: `change(value)` mutates (or returns a replacement of) its value."""
+
+    def edit(fields):
+        value = json.loads(fields[key])
+        new = change(value)
+        fields[key] = json.dumps(value if new is None else new)
+
+    return edit
+
+
+def one_line_error(path, match, **load_kw):
+    with pytest.raises(EdgepruneError, match=match) as info:
+        edgeprune.load(path, **load_kw)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+@pytest.fixture()
+def saved(tmp_path, standin):
+    path = tmp_path / "m.safetensors"
+    edgeprune.save(_trained_pruned(standin), path, factory="ckpt_standin:build", threshold=0.5, method="cplr")
+    edgeprune.load(path, trust_factory=True)  # loads before any edit
+    return path
+
+
+def test_an_edit_of_any_metadata_field_is_refused_as_tampered(saved, standin):
+    def threshold(meta):
+        meta["threshold"] = 0.9
+
+    def widths(w):
+        w["conv1"]["out_channels"] = 9
+
+    def kwargs(arch):
+        arch["kwargs"] = {"hidden": 13}
+
+    for key, change in (("meta", threshold), ("widths", widths), ("arch", kwargs)):
+        original = saved.read_bytes()
+        edit_header(saved, edit_json(key, change), rehash=False)
+        one_line_error(saved, "does not match its recorded SHA-256 .*tampered", trust_factory=True)
+        with pytest.raises(EdgepruneError, match="SHA-256"):
+            edgeprune.checkpoint.read_meta(saved)
+        saved.write_bytes(original)
+    # a re-formatted (same values) header still loads: the hash covers the canonical values, not the spacing
+    edit_header(saved, edit_json("meta", lambda m: None), rehash=False)
+    assert edgeprune.load(saved, trust_factory=True)[1]["threshold"] == 0.5
+
+
+def test_an_edited_zoo_cfg_is_refused_as_tampered(tmp_path):
+    from edgeprune import models
+
+    path = edgeprune.save(models.build("lenet5").eval(), tmp_path / "z.safetensors")
+    edit_header(path, edit_json("arch", lambda a: a["cfg"].update(num_classes=11)), rehash=False)
+    one_line_error(path, "SHA-256")
+
+
+@pytest.mark.parametrize("layer, attr, value", [("conv1", "stride", [2]), ("bn1", "eps", 0.5),
+                                                ("bn1", "momentum", 0.0), ("fc", "__class__", "Conv1d"),
+                                                ("lstm", "dropout", 0.5), ("dw", "padding", [0])])
+def test_widths_may_set_only_width_attributes(saved, layer, attr, value):
+    edit_header(saved, edit_json("widths", lambda w: w[layer].update({attr: value})))
+    one_line_error(saved, rf"layer '{layer}' records '{attr}', which is not a width of a", trust_factory=True)
+
+
+@pytest.mark.parametrize("layer, attr, value, match", [
+    ("lstm", "hidden_size", 6, r"'lstm.weight_ih_l0' has shape \[20, 8\] but the recorded widths of 'lstm' give "
+                               r"\[24, 8\]"),
+    ("lstm", "input_size", 9, r"'lstm.weight_ih_l0' has shape \[20, 8\] but .* give \[20, 9\]"),
+    ("conv1", "out_channels", 16, r"'conv1.weight' has shape \[8, 40, 3\] but .* give \[16, 40, 3\]"),
+    ("fc", "in_features", 4, r"'fc.weight' has shape \[1, 5\]"),
+    ("bn1", "num_features", 9, r"'bn1.weight' has shape \[8\]"),
+    ("gn", "num_groups", 3, "num_groups 3 does not divide num_channels 8"),
+    ("dw", "groups", 3, "groups 3 does not divide in_channels 8"),
+    ("conv1", "out_channels", -8, "out_channels = -8 is not a valid width"),
+    ("conv1", "out_channels", True, "out_channels = True is not a valid width"),
+    ("ln", "normalized_shape", "5", "normalized_shape = '5' is not a valid width"),
+])
+def test_widths_must_agree_with_the_tensor_shapes(saved, layer, attr, value, match):
+    edit_header(saved, edit_json("widths", lambda w: w[layer].update({attr: value})))
+    one_line_error(saved, match, trust_factory=True)
+
+
+def test_a_dropped_widths_entry_is_caught_by_the_shapes(saved):
+    edit_header(saved, edit_json("widths", lambda w: w.pop("lstm") and None))
+    one_line_error(saved, r"'lstm.weight_ih_l0' has shape \[20, 8\] but the recorded widths of 'lstm' give \[48, 16\]",
+                   trust_factory=True)
+
+
+def test_tampered_layer_type_is_refused(saved):
+    edit_header(saved, edit_json("widths", lambda w: w["fc"].update(type="Conv1d")))
+    one_line_error(saved, "layer 'fc' is a Conv1d but the rebuilt model has a Linear", trust_factory=True)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("widths", [["fc", {"type": "Linear"}]], "checkpoint widths must be a JSON object, not a list"),
+    ("widths", {"fc": ["Linear"]}, "widths of layer 'fc' must be an object, not a list"),
+    ("widths", {"__class__": {"type": "Linear"}}, "layer '__class__' .* does not exist in the rebuilt model"),
+    ("arch", ["factory"], "checkpoint arch must be a JSON object, not a list"),
+    ("arch", {"factory": "ckpt_standin:build", "kwargs": [1]}, "recorded kwargs must be an object, not a list"),
+    ("arch", {"factory": "ckpt_standin:build", "kwargs": {"__class__": 1}}, "cannot build .*TypeError"),
+    ("arch", {"factory": 5}, "factory must look like 'pkg.module:callable', got 5"),
+    ("meta", "threshold", "checkpoint meta must be a JSON object, not a str"),
+])
+def test_malformed_metadata_gives_one_line(saved, key, value, match):
+    edit_header(saved, edit_json(key, lambda _: value))
+    one_line_error(saved, match, trust_factory=True)
+
+
+@pytest.mark.parametrize("version, match", [("abc", "format_version 'abc' is not a number"),
+                                            ("-1", "format_version '-1' is not a number"),
+                                            ("1", "format 1 .* is no longer read; re-create it"),
+                                            ("3", "format 3 is newer than this edgeprune reads")])
+def test_format_version_gives_one_line(saved, version, match):
+    edit_header(saved, lambda fields: fields.update(format_version=version))
+    one_line_error(saved, match, trust_factory=True)
+
+
+def test_a_cfg_that_would_allocate_far_more_than_the_file_is_refused_before_allocation(tmp_path, monkeypatch):
+    from edgeprune import models
+
+    path = edgeprune.save(models.build("tv-audio").eval(), tmp_path / "z.safetensors")
+    edit_header(path, edit_json("arch", lambda a: a["cfg"].update(lstm_hidden=40000)))
+    builds = []
+    real_build = models.build
+
+    def spy(*args, **kwargs):
+        builds.append(torch.empty(0).device.type)  # the device the build allocates on
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(models, "build", spy)
+    one_line_error(path, r"zoo model 'tv-audio' with cfg .*40000.* would allocate \d+ MiB for a file holding 1.4 MiB")
+    assert builds == ["meta"]  # only the meta-device twin was built
+    edit_header(path, edit_json("arch", lambda a: a["cfg"].update(lstm_hidden=-5)))
+    one_line_error(path, "cannot build zoo model 'tv-audio'")
+
+
+def test_a_shape_change_outside_the_width_layers_is_refused(tmp_path, standin):
+    net = _trained_pruned(standin)
+    net.scale = nn.Parameter(torch.ones(1))
+    path = edgeprune.save(net, tmp_path / "m.safetensors", factory="ckpt_standin:build")
+    one_line_error(path, 'Unexpected key.*"scale"', trust_factory=True)  # the factory has no `scale`
+    net = _trained_pruned(standin)
+    net.bn1.num_batches_tracked = torch.tensor([7, 7])
+    path = edgeprune.save(net, tmp_path / "b.safetensors", factory="ckpt_standin:build")
+    one_line_error(path, r"'bn1.num_batches_tracked' has shape \[2\] but the model builds \[\], and pruning does not "
+                         "change its layer's width", trust_factory=True)
+    net = _trained_pruned(standin)
+    net.fc.weight.data = torch.ones(1, 5)
+    net.lstm.weight_hh_l0.data = net.lstm.weight_hh_l0.data[:, :4].clone()  # a non-width reshape of a width layer
+    path = edgeprune.save(net, tmp_path / "n.safetensors", factory="ckpt_standin:build")
+    one_line_error(path, r"'lstm.weight_hh_l0' has shape \[20, 4\] but the recorded widths of 'lstm' give \[20, 5\]",
+                   trust_factory=True)
+
+
+def test_a_factory_that_cannot_build_on_the_meta_device_is_still_checked(tmp_path, standin):
+    """A user factory that needs real tensors (here .item()) is built for real, then its widths are checked."""
+    (tmp_path / "pkg" / "real_only.py").write_text(
+        "import torch\nfrom ckpt_standin import build as _build\n\n"
+        "def build(**kw):\n    assert torch.ones(1).item() == 1.0  # fails on the meta device\n    return _build(**kw)\n"
+    )
+    net = _trained_pruned(standin)
+    path = edgeprune.save(net, tmp_path / "m.safetensors", factory="real_only:build")
+    model, _ = edgeprune.load(path, trust_factory=True)
+    x = torch.randn(2, 9, 40)
+    with torch.no_grad():
+        assert torch.equal(model(x), net(x)) and float(net(x).std()) > 0
+    edit_header(path, edit_json("widths", lambda w: w["conv1"].update(stride=[2])))
+    one_line_error(path, "layer 'conv1' records 'stride', which is not a width of a Conv1d", trust_factory=True)
+
+
+def test_checkpoint_meta_is_written_without_nan(tmp_path, standin):
+    path = edgeprune.save(_trained_pruned(standin), tmp_path / "m.safetensors", factory="ckpt_standin:build",
+                          metrics={"dev_score": float("nan"), "params": 3})
+    data = path.read_bytes()
+    header = data[8 : 8 + int.from_bytes(data[:8], "little")].decode()
+    assert "NaN" not in header
+    assert edgeprune.checkpoint.read_meta(path)["metrics"] == {"dev_score": None, "params": 3}
 
 
 def test_missing_file(tmp_path):

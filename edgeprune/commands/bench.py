@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -19,6 +19,7 @@ DESCRIPTION = (
     "board that has only numpy and one runtime."
 )
 SCHEMA = "edgeprune.bench/1"
+MAX_REMOTE_THREADS = 1024  # a board has far fewer cores; device_bench there checks against its own
 _EXTENSIONS = {".onnx": ("ort",), ".tflite": ("litert", "tflite-runtime")}
 
 
@@ -26,8 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("models", nargs="+", metavar="MODEL", help=".onnx or .tflite files; the first is the baseline")
     parser.add_argument("--runtime", default="auto", choices=("auto", "ort", "litert", "tflite-runtime"),
                         help="auto: ort for .onnx; litert (else tflite-runtime) for .tflite")
-    parser.add_argument("--threads", default="1", help="intra-op threads: a number, or 'all' for the cores of the "
-                        "machine that measures")
+    parser.add_argument("--threads", default="1", help="intra-op threads: a number (at most 4 per core of the "
+                        "machine that measures), or 'all' for its cores")
     parser.add_argument("--target", default="local", help="'local' or ssh://user@host[:port]")
     parser.add_argument("--remote-python", default="python3",
                         help="python on the board (with numpy and a runtime); absolute, on PATH, or ~/...")
@@ -44,8 +45,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup", type=int, default=10, help="warm-up runs per model")
     parser.add_argument("--min-runs", type=int, default=50, help="at least this many timed runs per model")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="and at least this much timed time per model")
-    parser.add_argument("--max-seconds", type=float, default=120.0, help="stop the timed loop after this long")
-    parser.add_argument("--block", type=int, default=10, help="runs per model per round-robin block")
+    parser.add_argument("--max-seconds", type=float, default=120.0,
+                        help="stop warm-up and timed runs this long after the start (each model keeps one timed run)")
+    parser.add_argument("--block", type=int, default=10, help="runs per interleaved round of the model that needs "
+                        "the most; each other model runs its share, sized by its own latency")
     parser.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1,...",
                         help="shape for an input with dynamic axes (they default to 1)")
     parser.add_argument("--json", default=None, metavar="FILE", help="write the JSON result here")
@@ -64,20 +67,34 @@ def _check_models(models: list[str], runtime: str) -> None:
             raise EdgepruneError(f"{path}: runtime {runtime!r} cannot run a {ext} model")
 
 
-def _device_args(args) -> list[str]:
-    """The device_bench options (before `--` and the model names), checked here so errors stay local."""
-    from edgeprune.device_bench.errors import BenchError
-    from edgeprune.device_bench.inputs import parse_shape_overrides
-    from edgeprune.device_bench.measure import Budget
+def _check_threads(value: str, local: bool) -> str:
+    """'all' or a positive integer: at most max_threads() of this machine when it measures, else
+    MAX_REMOTE_THREADS (the board checks against its own cores)."""
+    from edgeprune.device_bench.machine import max_threads
 
+    threads = str(value).strip().lower()
+    if threads != "all" and not (threads.isdigit() and int(threads) >= 1):
+        raise EdgepruneError(f"bad --threads {value!r}: expected a positive integer or 'all'")
+    ceiling = max_threads() if local else MAX_REMOTE_THREADS
+    if threads != "all" and int(threads) > ceiling:
+        where = "on this machine (4 per logical core)" if local else "for a board"
+        raise EdgepruneError(f"bad --threads {value!r}: at most {ceiling} {where}")
+    return threads
+
+
+def _device_args(args, local: bool = True) -> list[str]:
+    """The device_bench options (before `--` and the model names), checked here so errors stay local."""
+    from edgeprune.device_bench.budget import Budget
+    from edgeprune.device_bench.errors import BenchError
+
+    threads = _check_threads(args.threads, local)
     try:
         Budget(args.warmup, args.min_runs, args.min_seconds, args.max_seconds, args.block)
+        from edgeprune.device_bench.inputs import parse_shape_overrides  # numpy: after the cheap checks
+
         parse_shape_overrides(args.shape)
     except BenchError as exc:
         raise EdgepruneError(str(exc)) from None
-    threads = str(args.threads).strip().lower()
-    if threads != "all" and not (threads.isdigit() and int(threads) >= 1):
-        raise EdgepruneError(f"bad --threads {args.threads!r}: expected a positive integer or 'all'")
     out = ["--runtime", args.runtime, "--threads", threads, "--warmup", str(args.warmup),
            "--min-runs", str(args.min_runs), "--min-seconds", repr(args.min_seconds),
            "--max-seconds", repr(args.max_seconds), "--block", str(args.block)]
@@ -89,12 +106,14 @@ def _device_args(args) -> list[str]:
 def bench_local(models: list[str], device_args: list[str]) -> dict:
     """Run device_bench in a fresh Python process (so its memory figures are its own) and read its JSON."""
     from edgeprune.remote import failure_reason
+    from edgeprune.tied import run_tied
 
     with tempfile.TemporaryDirectory(prefix="edgeprune-bench.") as tmp:
         out = os.path.join(tmp, "result.json")
         names = [os.path.abspath(m) for m in models]
-        argv = [sys.executable, "-m", "edgeprune.device_bench", *device_args, "--json", out, "--", *names]
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        argv = [sys.executable, "-m", "edgeprune.device_bench", "--watch-stdin", *device_args, "--json", out, "--",
+                *names]
+        proc = run_tied(argv)  # stopped with us (SIGTERM forwarded), and it exits if we are killed
         if proc.returncode != 0:
             raise EdgepruneError(failure_reason(proc, names, models))
         with open(out, encoding="utf-8") as f:
@@ -156,28 +175,54 @@ def format_comparison(rows: list[dict]) -> str:
     return format_rows(header, body)
 
 
+def check_json_path(path: str) -> None:
+    """One line, before anything is measured, unless the report can be written at `path`."""
+    from edgeprune.device_bench.errors import BenchError
+    from edgeprune.device_bench.output import check_output
+
+    try:
+        check_output(path)
+    except BenchError as exc:
+        raise EdgepruneError(str(exc)) from None
+
+
 def write_json(data: dict, path: str) -> None:
     """Write through a temporary file in the target folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise EdgepruneError(f"cannot write {path}: folder {folder} does not exist")
+    check_json_path(path)
     from edgeprune import atomic
 
     atomic.write_json(path, data)
 
 
 def run(args) -> int:
-    from edgeprune.device_bench.table import format_table
+    """The command; SIGTERM/SIGHUP stop the measuring child (local or the ssh session), clean up, exit 143."""
+    from edgeprune.tied import Terminated, terminating
+
+    with terminating():
+        try:
+            return _run(args)
+        except Terminated as exc:
+            print(f"edgeprune bench: terminated ({exc})", file=sys.stderr)
+            return 128 + exc.signum
+
+
+def _check_flags(args) -> None:
+    for flag, value in (("--max-latency-ms", args.max_latency_ms), ("--remote-timeout", args.remote_timeout)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise EdgepruneError(f"{flag} must be positive, got {value}")
+
+
+def _run(args) -> int:
     from edgeprune.remote import SshOptions, bench_remote, parse_target
 
     target = parse_target(args.target)
+    _check_flags(args)
+    device_args = _device_args(args, local=target is None)
+    if args.json:
+        check_json_path(args.json)
     _check_models(args.models, args.runtime)
-    if args.max_latency_ms is not None and not args.max_latency_ms > 0:
-        raise EdgepruneError(f"--max-latency-ms must be positive, got {args.max_latency_ms}")
-    device_args = _device_args(args)
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise EdgepruneError(f"cannot write {args.json}: folder {os.path.dirname(os.path.abspath(args.json))} "
-                             "does not exist")
+    from edgeprune.device_bench.table import format_table
+
     if target is None:
         result = bench_local(args.models, device_args)
     else:

@@ -15,6 +15,25 @@ from edgeprune.features.stats import apply_stats, compute_stats
 SPLITS = ("train", "dev", "test")
 _CHUNK = 128
 _LIP_STAT_CLIPS = 64
+_POOL_NEGATIVES = 256  # training negatives (speech, TV, near misses) in the augmentation noise pool
+_POOL_SYNTH = 32  # plus this many pink-noise and this many music backgrounds
+
+
+def noise_pool(raw: RawSplit, seed: int = 0) -> np.ndarray:
+    """(K, L) float32 unit-RMS backgrounds for training-time noise augmentation: up to 256 of the training
+    split's own negative clips (the corpus's noise and speech) plus synthetic pink noise and music."""
+    from edgeprune.data.synth_noise import music, pink_noise, rms
+
+    waves = raw.waves
+    length = waves.shape[1]
+    scale = 1.0 / 32768.0 if waves.dtype == np.int16 else 1.0
+    rng = np.random.default_rng([int(seed) % (2**31), 0x9001])
+    negatives = np.flatnonzero(np.asarray(raw.labels) == 0)
+    picks = rng.permutation(negatives)[:_POOL_NEGATIVES]
+    clips = [np.asarray(waves[i], dtype=np.float32) * scale for i in picks]
+    clips += [pink_noise(length, rng) for _ in range(_POOL_SYNTH)]
+    clips += [music(length, rng) for _ in range(_POOL_SYNTH)]
+    return np.stack([(c / rms(c)).astype(np.float32) for c in clips])
 
 
 def waves_to_fbank(waves: np.ndarray, preset: str, desc: str = "fbank") -> torch.Tensor:
@@ -34,8 +53,9 @@ def lip_stats(raw: RawSplit) -> dict:
     return compute_stats(torch.from_numpy(np.asarray(raw.lips[pick], dtype=np.float32) / 255.0), dims=0)
 
 
-def build_bundle(raws: dict, inputs, preset: str, info: dict, bad=None, task: str = "binary") -> DataBundle:
-    """FBank and lips for the requested `inputs` only; stats are computed on train and applied to all."""
+def build_bundle(raws: dict, inputs, preset: str, info: dict, bad=None, task: str = "binary", seed: int = 0) -> DataBundle:
+    """FBank and lips for the requested `inputs` only; stats are computed on train and applied to all. The
+    training split keeps its raw waves and a noise pool is drawn, for on-the-fly augmentation."""
     unknown = set(inputs) - {"fbank", "lips"}
     if unknown:
         raise EdgepruneError(f"this data source provides fbank and lips, not {', '.join(sorted(unknown))}")
@@ -63,7 +83,9 @@ def build_bundle(raws: dict, inputs, preset: str, info: dict, bad=None, task: st
             lips=raw.lips if use_lips else None,
             lip_index=raw.lip_index if use_lips else None,
             lip_stats=stats.get("lips"),
+            waves=raw.waves if name == "train" and "fbank" in inputs else None,
         )
     info = dict(info, inputs=list(inputs), preset=preset, fbank=get_config(preset).to_dict(),
                 sizes={name: len(raws[name]) for name in SPLITS})
-    return DataBundle(splits["train"], splits["dev"], splits["test"], stats, info, list(bad or []), task)
+    pool = noise_pool(raws["train"], seed) if "fbank" in inputs else None
+    return DataBundle(splits["train"], splits["dev"], splits["test"], stats, info, list(bad or []), task, pool)

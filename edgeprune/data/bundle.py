@@ -16,9 +16,11 @@ class ArraySplit(Dataset):
     `tensors` holds ready features with the item axis first (e.g. fbank (N, T, 40)). Lips stay uint8
     (M, Tv, S, S) (possibly memory-mapped; several items may share one clip through `lip_index`) and are
     converted and normalised per item, so a corpus of video never sits in memory as float32.
+    `waves` (N, L), kept for the training split only, lets the trainer augment the raw audio on the fly;
+    items then carry `wave` and their dataset `index` (which seeds each example's augmentation).
     """
 
-    def __init__(self, tensors: dict, labels, snr, ids, lips=None, lip_index=None, lip_stats=None):
+    def __init__(self, tensors: dict, labels, snr, ids, lips=None, lip_index=None, lip_stats=None, waves=None):
         self.tensors = dict(tensors)
         self.labels = torch.as_tensor(labels)
         self.snr = [float(s) for s in snr]
@@ -26,8 +28,11 @@ class ArraySplit(Dataset):
         self.lips = lips
         self.lip_index = None if lip_index is None else np.asarray(lip_index, dtype=np.int64)
         self.lip_stats = lip_stats
+        self.waves = waves
         n = len(self.ids)
         sizes = {len(self.labels), len(self.snr)} | {len(t) for t in self.tensors.values()}
+        if self.waves is not None:
+            sizes.add(len(self.waves))
         if self.lips is not None:
             sizes.add(len(self.lip_index))
         if sizes != {n}:
@@ -43,6 +48,9 @@ class ArraySplit(Dataset):
             if self.lip_stats is not None:
                 frames = (frames - self.lip_stats["mean"][0]) / self.lip_stats["std"][0]
             item["lips"] = frames
+        if self.waves is not None:
+            item["wave"] = torch.from_numpy(np.asarray(self.waves[i]))
+            item["index"] = i
         item["label"] = self.labels[i]
         item["snr"] = self.snr[i]
         item["id"] = self.ids[i]
@@ -68,6 +76,7 @@ class DataBundle:
     info: dict
     bad: list = field(default_factory=list)
     task: str = "binary"
+    noise_pool: np.ndarray | None = None  # (K, L) float32 backgrounds for training-time noise augmentation
 
     def splits(self) -> dict:
         return {"train": self.train, "dev": self.dev, "test": self.test}

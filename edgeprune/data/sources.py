@@ -49,4 +49,4 @@ def open_data(spec, *, inputs=("fbank",), lip_size=88, seed=0, preset="default",
         options["skip_bad"] = skip_bad
     raws, info, bad = opener(path, **options)
     info = dict(info, spec=spec, lip_size=lip_size if "lips" in inputs else None)
-    return build_bundle(raws, inputs, preset, info, bad)
+    return build_bundle(raws, inputs, preset, info, bad, seed=seed)

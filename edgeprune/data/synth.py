@@ -11,11 +11,14 @@ from edgeprune.data.synth_speech import SR
 from edgeprune.errors import EdgepruneError
 from edgeprune.features.lips import LIP_SIZES
 
-VERSION = 2  # bump whenever generation changes, so old caches are not reused
-DEFAULT_SIZES = {"train": 2000, "dev": 300, "test": 200}  # test: clean clips, each at every TEST_SNRS
+VERSION = 3  # bump whenever generation changes, so old caches are not reused
+# test: clean clips, each at every TEST_SNRS. 6000 training clips (300 speakers; generated in about a minute)
+# measured against 2000 (40 speakers), tv-audio, 12 epochs with augmentation: test Score 0.15 against 0.50.
+DEFAULT_SIZES = {"train": 6000, "dev": 300, "test": 200}
 
 
-def corpus_args(seed: int = 0, train: int = 2000, dev: int = 300, test: int = 200, clip_s: float = 1.3) -> dict:
+def corpus_args(seed: int = 0, train: int = DEFAULT_SIZES["train"], dev: int = DEFAULT_SIZES["dev"],
+                test: int = DEFAULT_SIZES["test"], clip_s: float = 1.3) -> dict:
     for name, n in (("train", train), ("dev", dev), ("test", test)):
         if int(n) < 1:
             raise EdgepruneError(f"synth: the {name} size must be at least 1, got {n}")

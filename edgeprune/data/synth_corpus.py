@@ -13,7 +13,8 @@ from edgeprune.data.wav import to_int16
 from edgeprune.features.lips import lip_frames_for
 
 SPLIT_CODES = {"train": 1, "dev": 2, "test": 3}
-SPEAKERS = {"train": 40, "dev": 12, "test": 20}  # disjoint speakers per split, as in MISP2021
+SPEAKERS = {"train": 40, "dev": 12, "test": 20}  # disjoint speakers per split, as in MISP2021 (at least)
+TRAIN_CLIPS_PER_SPEAKER = 20  # a larger training corpus brings new speakers, not more clips of the same ones
 POOL_TALKERS = 40  # other talkers for babble and TV speech, drawn per split
 POSITIVE_FRACTION = 0.4
 NEGATIVE_KINDS = ("once", "partial", "rhythm", "other", "tv")
@@ -60,9 +61,17 @@ def _plan_labels(split: str, n: int, seed: int) -> tuple[np.ndarray, list]:
     return labels, kinds
 
 
-def _scene(split: str, seed: int, clip_s: float):
+def n_speakers(split: str, n: int) -> int:
+    """Speakers of a split: the fixed dev/test panels; for train one per 20 clips (at least 40), so that a
+    model sees hundreds of voices and cannot learn the wake word as a few speakers' recordings."""
+    if split == "train":
+        return max(SPEAKERS["train"], n // TRAIN_CLIPS_PER_SPEAKER)
+    return SPEAKERS[split]
+
+
+def _scene(split: str, seed: int, clip_s: float, n: int):
     rng = np.random.default_rng([seed, SPLIT_CODES[split], 7_000_002])
-    speakers = [Speaker.random(rng) for _ in range(SPEAKERS[split])]
+    speakers = [Speaker.random(rng) for _ in range(n_speakers(split, n))]
     return speakers, talker_pool(POOL_TALKERS, rng, clip_s)
 
 
@@ -91,7 +100,7 @@ def generate_split(split: str, n: int, seed: int, clip_s: float = 1.3) -> dict:
     """Audio and mouth tracks of one split. train/dev: n clips; test: n clean clips x TEST_SNRS."""
     length, n_video = int(round(clip_s * SR)), lip_frames_for(clip_s)
     labels, kinds = _plan_labels(split, n, seed)
-    speakers, pool = _scene(split, seed, clip_s)
+    speakers, pool = _scene(split, seed, clip_s, n)
     snrs_per_clip = TEST_SNRS if split == "test" else (None,)
     out = {k: [] for k in ("waves", "labels", "snr", "ids", "kinds", "noise", "speaker", "lip_index")}
     mouths = []

@@ -23,7 +23,22 @@ def resolve(cfg: SlimConfig) -> SlimConfig:
         raise EdgepruneError(f"model {name!r} is a {spec.task} model; slim needs a binary or multiclass model")
     if cfg.model_cfg:
         models.resolve_cfg(name, **cfg.model_cfg)  # unknown keys raise here, before any work
-    return cfg.resolve(spec.defaults)
+    resolved = cfg.resolve(spec.defaults)
+    train_config(resolved, spec)  # a bad training override is refused here too
+    return resolved
+
+
+def train_config(cfg: SlimConfig, spec, **fixed):
+    """The TrainConfig of a run: the model's defaults, the slim flags, then the `train` JSON overrides."""
+    from edgeprune.train import TrainConfig
+
+    flags = dict(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, patience=cfg.patience, device=cfg.device,
+                 progress=cfg.progress)
+    overrides = dict(cfg.train or {})
+    clash = sorted(set(overrides) & {k for k, v in flags.items() if v is not None} - {"progress", "device"})
+    if clash:
+        raise EdgepruneError(f"--train sets {', '.join(clash)}, which has its own flag (--{clash[0].replace('_', '-')})")
+    return TrainConfig.for_model(spec, **{**flags, **overrides, **fixed})
 
 
 class Context:
@@ -40,12 +55,14 @@ class Context:
     @cached_property
     def data(self):
         from edgeprune.data import open_data
+        from edgeprune.data.progress import silenced
 
         n = self.cfg.data_size
         sizes = {} if n is None else {"train": n, "dev": max(-(-n // 3), 10), "test": max(-(-n // 3), 10)}
         lip_size = self.spec.lip_size or 88
-        bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,
-                           skip_bad=self.cfg.skip_bad, **sizes)
+        with silenced(not self.cfg.progress):
+            bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,
+                               skip_bad=self.cfg.skip_bad, **sizes)
         if bundle.task != self.spec.task:
             raise EdgepruneError(f"data {self.cfg.data!r} is {bundle.task} but model {self.cfg.model!r} is {self.spec.task}")
         if bundle.bad:
@@ -101,12 +118,9 @@ class Context:
 
     # -- trainer and pruner ----------------------------------------------
     def trainer(self, model: nn.Module, step):
-        from edgeprune.train import TrainConfig, Trainer
+        from edgeprune.train import Trainer
 
-        c = self.cfg
-        tcfg = TrainConfig.for_model(self.spec, epochs=c.epochs, lr=c.lr, batch_size=c.batch_size,
-                                     patience=c.patience, seed=step_seed(c.seed, step), device=c.device,
-                                     progress=c.progress)
+        tcfg = train_config(self.cfg, self.spec, seed=step_seed(self.cfg.seed, step))
         return Trainer(model, self.data, self.spec.inputs, self.spec.task, tcfg)
 
     def fit(self, model: nn.Module, step, *, epochs: int, lr: float, l1_bn: float = 0.0, frozen=(), masks=None,

@@ -14,7 +14,7 @@ class CPLR(Method):
     def start(self):
         c = self.cfg
         model = self.ctx.build()
-        fit = self.ctx.fit(model, 0, epochs=c.epochs, lr=c.lr, l1_bn=c.l1, desc="sparse pre-train")
+        fit = self.ctx.fit(model, 0, epochs=c.pretrain_epochs, lr=c.lr, l1_bn=c.l1, desc="sparse pre-train")
         return RoundState(model=model, lr=c.lr, extra={"fit": fit}), None
 
     def retrain(self, state, n, stage):

@@ -26,7 +26,14 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
     """
     cfg = resolve(cfg)
     rd = RunDir(cfg.out)
-    rd.claim(cfg.to_dict(), identity_keys=cfg.identity().keys())
+    rd.claim(cfg.to_dict(), identity_keys=cfg.identity().keys())  # locks the folder for this process
+    try:
+        return _run_locked(cfg, rd, methods, stop_after)
+    finally:
+        rd.release()
+
+
+def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | None) -> dict:
     if rd.finished():
         return {"out": str(rd.path), "status": "already finished", "final": read_json(rd.final_path / "metrics.json")}
     ctx = Context(cfg)

@@ -36,9 +36,9 @@ def score_of(metrics: dict) -> float:
     """The dev Score of a round (lower is better); 1 - accuracy for multiclass models."""
     dev = metrics.get("dev") or {}
     if "score" in dev:
-        return float(dev["score"])
+        return math.nan if dev["score"] is None else float(dev["score"])  # NaN is saved as null
     if "accuracy" in dev:
-        return 1.0 - float(dev["accuracy"])
+        return math.nan if dev["accuracy"] is None else 1.0 - float(dev["accuracy"])
     return math.nan
 
 

@@ -9,6 +9,8 @@ from edgeprune.errors import EdgepruneError
 from edgeprune.metrics import GRID_STEP, PAPER_FRR
 
 SCHEDULES = ("constant", "cosine", "step")
+SELECT = ("score", "loss")
+OPTIMIZERS = ("adam", "adamw")
 
 
 def _f(default, help: str):
@@ -22,16 +24,36 @@ class TrainConfig:
     epochs: int = _f(20, "maximum epochs per fit() call (early stopping may end it sooner)")
     lr: float = _f(1e-4, "Adam base learning rate (ICASSP paper: 1e-4 audio, 2e-4 video and audio-visual)")
     batch_size: int = _f(64, "global batch size, split evenly over distributed ranks (paper: 64 audio, 16 video/AV)")
-    patience: int = _f(3, "stop after this many epochs without a better dev loss; 0 never stops early")
-    restore_best: bool = _f(True, "at the end of fit(), load the weights of the epoch with the best dev loss")
+    patience: int = _f(6, "stop after this many epochs without a better dev model (see select); 0 never stops early")
+    restore_best: bool = _f(True, "at the end of fit(), load the weights of the best epoch on dev (see select)")
+    select: str = _f("score", "what picks the best epoch and drives early stopping: score (dev Score, ties broken by "
+                     "dev loss; the task's metric) or loss (dev loss, the CPLR paper's early-stop point)")
     l1_bn: float = _f(0.0, "L1 penalty on BatchNorm scales (sparse training, network slimming); 0 is off")
-    schedule: str = _f("constant", "learning-rate schedule within one fit(): constant, cosine or step")
-    warmup_epochs: int = _f(0, "epochs of linear warm-up at the start of every schedule (and of every rewind)")
-    min_lr_ratio: float = _f(0.0, "cosine: final learning rate as a fraction of the base rate")
+    schedule: str = _f("cosine", "learning-rate schedule within one fit(): cosine (decay to min_lr_ratio), constant "
+                       "(the papers') or step")
+    warmup_epochs: float = _f(1.0, "epochs of linear warm-up, step by step, at the start of every schedule (and of "
+                              "every rewind); at most a quarter of the fit; 0 is off")
+    min_lr_ratio: float = _f(0.02, "cosine: final learning rate as a fraction of the base rate")
     step_epochs: int = _f(10, "step: multiply the rate by step_gamma every this many epochs")
     step_gamma: float = _f(0.1, "step: the factor applied every step_epochs")
-    weight_decay: float = _f(0.0, "Adam weight decay (L2); 0 is off")
-    grad_clip: float = _f(0.0, "clip the global gradient norm to this value; 0 is off")
+    optimizer: str = _f("adamw", "adamw (decoupled weight decay) or adam (the papers'; weight_decay is then L2)")
+    weight_decay: float = _f(1e-2, "weight decay; 0 is off (the papers')")
+    grad_clip: float = _f(5.0, "clip the global gradient norm to this value; 0 is off")
+    augment: bool = _f(True, "augment training batches on the fly (never dev/test): audio shift, noise, gain, "
+                       "SpecAugment; lips shift and brightness")
+    aug_shift_s: float = _f(0.05, "augment: largest random time shift of a clip, in seconds")
+    aug_noise_prob: float = _f(0.6, "augment: share of training clips mixed with a background from the noise pool "
+                               "(the corpus's negatives plus synthetic pink noise and music)")
+    aug_snr_min: float = _f(0.0, "augment: lowest SNR (dB, relative to the clip as recorded) of the added background")
+    aug_snr_max: float = _f(20.0, "augment: highest SNR (dB) of the added background")
+    aug_gain_db: float = _f(3.0, "augment: random gain within +- this many dB")
+    aug_time_masks: int = _f(1, "augment: SpecAugment time masks per clip")
+    aug_time_mask_frames: int = _f(5, "augment: widest time mask, in FBank frames (keep it well below a syllable: "
+                                   "a masked syllable turns a wake word into a near miss with the wrong label)")
+    aug_freq_masks: int = _f(1, "augment: SpecAugment frequency masks per clip")
+    aug_freq_mask_bins: int = _f(4, "augment: widest frequency mask, in mel bins")
+    aug_lip_shift: int = _f(4, "augment: largest shift of a lip clip, in pixels")
+    aug_lip_brightness: float = _f(0.15, "augment: lip brightness offset and contrast change, +- this (pixel range 0-1)")
     seed: int = _f(0, "seed for weights' training noise (dropout), shuffling and numpy; same seed, same numbers")
     device: str = _f("cpu", "torch device: cpu, cuda or cuda:N (nothing requires a GPU)")
     sync_bn: bool = _f(True, "under torchrun, normalise BatchNorm with the global batch's statistics (as one process would)")
@@ -51,6 +73,13 @@ class TrainConfig:
         need(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}")
         need(isinstance(self.patience, int) and self.patience >= 0, f"patience must be >= 0, got {self.patience!r}")
         need(self.l1_bn >= 0, f"l1_bn must be >= 0, got {self.l1_bn!r}")
+        need(self.select in SELECT, f"select must be one of {', '.join(SELECT)}, got {self.select!r}")
+        need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        need(0 <= self.aug_shift_s <= 1 and 0 <= self.aug_noise_prob <= 1, "aug_shift_s must be in [0, 1] s and aug_noise_prob in [0, 1]")
+        need(self.aug_snr_min <= self.aug_snr_max, f"aug_snr_min ({self.aug_snr_min}) must not exceed aug_snr_max ({self.aug_snr_max})")
+        need(self.aug_gain_db >= 0 and 0 <= self.aug_lip_brightness < 1, "aug_gain_db must be >= 0 and aug_lip_brightness in [0, 1)")
+        for name in ("aug_time_masks", "aug_time_mask_frames", "aug_freq_masks", "aug_freq_mask_bins", "aug_lip_shift"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 0, f"{name} must be an integer >= 0")
         need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         need(self.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs!r}")
         need(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
@@ -83,6 +112,16 @@ class TrainConfig:
         values = {k: v for k, v in defaults.items() if k in names}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def augment_config(self):
+        """The AugmentConfig these fields describe."""
+        from edgeprune.train.augment import AugmentConfig
+
+        return AugmentConfig(
+            shift_s=self.aug_shift_s, noise_prob=self.aug_noise_prob, snr_db=(self.aug_snr_min, self.aug_snr_max),
+            gain_db=self.aug_gain_db, time_masks=self.aug_time_masks, time_mask_frames=self.aug_time_mask_frames,
+            freq_masks=self.aug_freq_masks, freq_mask_bins=self.aug_freq_mask_bins, lip_shift=self.aug_lip_shift,
+            lip_brightness=self.aug_lip_brightness)
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed (validated again)."""

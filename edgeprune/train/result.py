@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class FitResult:
-    """Epochs run, the best dev-loss epoch (1-based) whose weights were kept, and the per-epoch history."""
+    """Epochs run, the best dev epoch (1-based, by the config's selection) whose weights were kept, its dev loss
+    and Score, and the per-epoch history."""
 
     epochs_run: int
     best_epoch: int
@@ -18,6 +19,7 @@ class FitResult:
     l1_bn: float
     seconds: float
     history: list[dict] = field(default_factory=list)
+    best_dev_score: float = float("nan")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -44,24 +44,34 @@ class LRSchedule:
             step_gamma=cfg.step_gamma,
         )
 
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of epoch `epoch` (0-based) of this schedule."""
+    @property
+    def warmup(self) -> float:
+        """Warm-up length in epochs: warmup_epochs, but never more than a quarter of the schedule (so a
+        one-epoch fit, as LTH-IF's iterations, still trains mostly at its rate)."""
+        return min(float(self.warmup_epochs), 0.25 * self.epochs)
+
+    def lr_at(self, epoch: float) -> float:
+        """Learning rate at `epoch` epochs into this schedule (fractional: the trainer sets it every step).
+
+        Warm-up rises linearly from base_lr / 100 to base_lr; cosine then decays to min_lr_ratio * base_lr at
+        the start of the last epoch (the last epoch trains at the floor)."""
         if epoch < 0:
             raise EdgepruneError(f"epoch must be >= 0, got {epoch}")
-        if epoch < self.warmup_epochs:
-            return self.base_lr * (epoch + 1) / (self.warmup_epochs + 1)
-        e = epoch - self.warmup_epochs
+        w = self.warmup
+        if epoch < w:
+            return self.base_lr * max(epoch / w, 0.01)
+        e = epoch - w
         if self.kind == "constant":
             return self.base_lr
         if self.kind == "step":
-            return self.base_lr * self.step_gamma ** (e // self.step_epochs)
-        span = max(1, self.epochs - self.warmup_epochs - 1)
+            return self.base_lr * self.step_gamma ** (int(e) // self.step_epochs)
+        span = max(1.0, self.epochs - w - 1)
         t = min(1.0, e / span)
         low = self.base_lr * self.min_lr_ratio
         return low + 0.5 * (self.base_lr - low) * (1.0 + math.cos(math.pi * t))
 
     def rates(self) -> list[float]:
-        """The whole schedule, one rate per epoch."""
+        """The rate at the start of every epoch."""
         return [self.lr_at(e) for e in range(self.epochs)]
 
     def rewind(self, base_lr: float | None = None, factor: float = 1.0) -> "LRSchedule":
@@ -69,8 +79,8 @@ class LRSchedule:
         lr = (self.base_lr if base_lr is None else base_lr) * factor
         return replace(self, base_lr=lr)
 
-    def apply(self, optimizer, epoch: int) -> float:
-        """Set every parameter group of `optimizer` to the rate of `epoch`; returns it."""
+    def apply(self, optimizer, epoch: float) -> float:
+        """Set every parameter group of `optimizer` to the rate at `epoch` (fractional); returns it."""
         lr = self.lr_at(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr

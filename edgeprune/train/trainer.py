@@ -1,5 +1,6 @@
-"""Trainer: Adam + a fresh LR schedule per fit() (so a second fit *is* learning-rate rewinding), early stopping
-on dev loss keeping the best weights, sparse training, frozen parts, weight masks, and DDP under torchrun.
+"""Trainer: AdamW/Adam + a fresh LR schedule per fit() (so a second fit *is* learning-rate rewinding), on-the-fly
+augmentation of training batches, model selection and early stopping on dev Score (or loss) keeping the best
+weights, sparse training, frozen parts, weight masks, and DDP under torchrun.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 from tqdm.auto import tqdm
 
 from edgeprune import metrics
 from edgeprune.errors import EdgepruneError
 from edgeprune.train import distributed
+from edgeprune.train.augment import AudioAugment, LipAugment, example_rng
 from edgeprune.train.batches import eval_shard, train_plan
 from edgeprune.train.config import TrainConfig
 from edgeprune.train.frozen import freeze, train_mode
@@ -35,6 +37,39 @@ SPLITS = ("train", "dev", "test")
 def progress_enabled(cfg: TrainConfig) -> bool:
     """Progress bars show unless the config turns them off, EDGEPRUNE_NO_PROGRESS=1, or this is not rank 0."""
     return bool(cfg.progress) and os.environ.get("EDGEPRUNE_NO_PROGRESS", "") != "1" and distributed.current().is_main
+
+
+class AugmentCollate:
+    """Collates a training batch and augments each example with its own (seed, epoch, index) draw; runs in the
+    DataLoader's worker processes when cfg.num_workers > 0, so augmentation overlaps training."""
+
+    def __init__(self, augmenters: dict, seed: int, epoch: int):
+        self.augmenters, self.seed, self.epoch = augmenters, seed, epoch
+
+    def __call__(self, items):
+        batch = default_collate(items)
+        if "index" not in batch:
+            return batch
+        rngs = [example_rng(self.seed, self.epoch, int(i)) for i in batch["index"]]
+        if "fbank" in self.augmenters:
+            batch["fbank"] = self.augmenters["fbank"](batch["wave"].numpy(), rngs)
+        if "lips" in self.augmenters:
+            batch["lips"] = self.augmenters["lips"](batch["lips"], rngs)
+        return batch
+
+
+def selection_key(dev: dict, select: str) -> tuple:
+    """Sort key of an epoch's dev summary (lower is better): (Score, loss), or (loss,) for select='loss'.
+    A NaN Score (a dev split with one class) falls back to the loss."""
+    loss = float(dev["dev_loss"])
+    if select == "loss":
+        return (loss,)
+    score = dev.get("dev_score", dev.get("dev_accuracy"))
+    if score is None or math.isnan(score):
+        return (math.inf, loss)
+    if "dev_accuracy" in dev and "dev_score" not in dev:
+        score = -score
+    return (float(score), loss)
 
 
 class Trainer:
@@ -64,6 +99,27 @@ class Trainer:
         self.device = distributed.device_for(self.cfg.device, self.dist)
         self.schedule: LRSchedule | None = None
         self._fits = 0
+        self.augmenters = self._augmenters()
+
+    def _augmenters(self) -> dict:
+        """{input name: augmenter} for the inputs this data lets us augment (empty when cfg.augment is off)."""
+        if not self.cfg.augment:
+            return {}
+        train, out = self._split("train"), {}
+        pool = getattr(self.data, "noise_pool", None)
+        fb_stats = (getattr(self.data, "stats", None) or {}).get("fbank")
+        if "fbank" in self.inputs and getattr(train, "waves", None) is not None and pool is not None and fb_stats:
+            preset = (getattr(self.data, "info", None) or {}).get("preset", "default")
+            out["fbank"] = AudioAugment(self.cfg.augment_config(), pool, fb_stats, preset)
+        lip_stats = getattr(train, "lip_stats", None)
+        if "lips" in self.inputs and getattr(train, "lips", None) is not None:
+            std = float(lip_stats["std"][0]) if lip_stats else 1.0
+            out["lips"] = LipAugment(self.cfg.augment_config(), std)
+        return out
+
+    def _loader(self, split: str, batches: list[list[int]], collate=None) -> DataLoader:
+        return DataLoader(self._split(split), batch_sampler=batches, num_workers=self.cfg.num_workers,
+                          collate_fn=collate)
 
     # ---------------------------------------------------------------- data
     def _split(self, split: str):
@@ -74,8 +130,6 @@ class Trainer:
             raise EdgepruneError(f"the {split} split is empty")
         return ds
 
-    def _loader(self, split: str, batches: list[list[int]]) -> DataLoader:
-        return DataLoader(self._split(split), batch_sampler=batches, num_workers=self.cfg.num_workers)
 
     def _forward(self, net: nn.Module, batch: dict) -> torch.Tensor:
         x = [batch[k].to(self.device, non_blocking=True) for k in self.inputs]
@@ -98,7 +152,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- training
     def fit(self, epochs=None, lr=None, l1_bn=None, frozen=(), masks=None, desc: str = "") -> FitResult:
-        """Train with a fresh Adam and a fresh schedule; stop early on dev loss; keep the best weights."""
+        """Train with a fresh optimizer and a fresh schedule; select and stop early on dev Score (or loss, per
+        cfg.select); keep the best weights."""
         cfg = self.cfg
         epochs = cfg.epochs if epochs is None else int(epochs)
         lr = cfg.lr if lr is None else float(lr)
@@ -123,30 +178,35 @@ class Trainer:
             mask_t = check_masks(model, masks or {})
             apply_masks(model, mask_t)
             net = self._wrap(model)
-            opt = torch.optim.Adam(trainable, lr=lr, weight_decay=cfg.weight_decay)
-            history, best_loss, best_epoch, best_state, stopped = [], math.inf, 0, None, False
+            optim = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+            opt = optim(trainable, lr=lr, weight_decay=cfg.weight_decay)
+            history, best_key, best_loss, best_epoch, best_state, stopped = [], None, math.inf, 0, None, False
             bar = tqdm(range(epochs), desc=desc or "train", disable=not progress_enabled(cfg))
             for epoch in bar:
-                cur_lr = self.schedule.apply(opt, epoch)
+                cur_lr = self.schedule.lr_at(epoch)
                 train_mode(model, frozen_mods)
                 train_loss = self._train_epoch(net, model, opt, trainable, run_seed, epoch, l1, mask_t)
                 distributed.broadcast_state(model)
                 dev = self._summary("dev")
                 history.append({"epoch": epoch + 1, "lr": cur_lr, "train_loss": train_loss, **dev})
                 bar.set_postfix({"loss": f"{train_loss:.4f}", **{k: f"{v:.4f}" for k, v in dev.items()}})
-                if dev["dev_loss"] < best_loss:
-                    best_loss, best_epoch = dev["dev_loss"], epoch + 1
+                key = selection_key(dev, cfg.select)
+                if best_key is None or key < best_key:
+                    best_key, best_loss, best_epoch = key, dev["dev_loss"], epoch + 1
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 elif cfg.patience and epoch + 1 - best_epoch >= cfg.patience:
                     stopped = True
                     break
             bar.close()
+            if stopped and progress_enabled(cfg):
+                tqdm.write(f"{desc or 'train'}: early stop at epoch {len(history)} (best epoch {best_epoch})")
         if cfg.restore_best and best_state is not None:
             model.load_state_dict(best_state)
         return FitResult(
             epochs_run=len(history),
             best_epoch=best_epoch,
             best_dev_loss=best_loss,
+            best_dev_score=history[best_epoch - 1].get("dev_score", math.nan) if best_epoch else math.nan,
             stopped_early=stopped,
             lr=lr,
             l1_bn=l1,
@@ -165,9 +225,11 @@ class Trainer:
     def _train_epoch(self, net, model, opt, trainable, run_seed, epoch, l1, mask_t) -> float:
         cfg, info = self.cfg, self.dist
         plan = train_plan(len(self._split("train")), cfg.batch_size, run_seed, epoch, info.rank, info.world_size)
-        loader = self._loader("train", [idx for idx, _ in plan])
+        collate = AugmentCollate(self.augmenters, run_seed, epoch) if self.augmenters else None
+        loader = self._loader("train", [idx for idx, _ in plan], collate)
         total, count = 0.0, 0
-        for batch, (_, global_n) in zip(loader, plan):
+        for step, (batch, (_, global_n)) in enumerate(zip(loader, plan)):
+            self.schedule.apply(opt, epoch + step / len(plan))
             losses = self._losses(self._forward(net, batch), batch["label"])
             # sum / global batch, times world: DDP's averaging over ranks then gives the global-batch mean
             loss = losses.sum() * (info.world_size / global_n)

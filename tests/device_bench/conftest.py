@@ -203,11 +203,70 @@ def _cli_complete() -> bool:
     return all(importlib.util.find_spec(f"edgeprune.commands.{name}") is not None for name in COMMANDS)
 
 
+def _bench_head() -> list[str]:
+    return [sys.executable, "-m", "edgeprune", "bench"] if _cli_complete() else [sys.executable, "-c", _ALONE]
+
+
 def run_edgeprune_bench(*argv: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `edgeprune bench ARGV...` in a subprocess; returns the completed process (text stdout/stderr)."""
-    head = [sys.executable, "-m", "edgeprune", "bench"] if _cli_complete() else [sys.executable, "-c", _ALONE]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([*head, *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*_bench_head(), *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def start_edgeprune_bench(*argv: str, cwd=None, tmpdir=None) -> subprocess.Popen:
+    """Start `edgeprune bench ARGV...` without waiting (text stdout/stderr pipes); `tmpdir`: its TMPDIR."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return subprocess.Popen([*_bench_head(), *argv], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (an exited child nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes(where=None, parent: int | None = None) -> dict[int, list[str]]:
+    """Live processes {pid: argv} working in folder `where` or below (cwd read from /proc; a deleted folder
+    still counts) and/or children of `parent`."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or not alive(int(entry)):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+            cwd = os.readlink(f"/proc/{entry}/cwd").removesuffix(" (deleted)") if where is not None else ""
+        except OSError:
+            continue
+        if parent is not None and ppid != parent:
+            continue
+        if where is not None and not (cwd == str(where) or cwd.startswith(str(where) + "/")):
+            continue
+        found[int(entry)] = argv
+    return found
+
+
+def wait_for(find, proc: subprocess.Popen | None, what: str, timeout: float = 90):
+    """Poll `find()` until it returns something truthy (the value is returned); fail if `proc` (unless None)
+    ends first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = find()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what} never appeared; edgeprune bench ended: {proc.stderr.read()}")
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not appear within {timeout} s")
 
 
 @pytest.fixture
@@ -220,3 +279,11 @@ def edgeprune_bench():
 def make_onnx():
     """export_onnx(path, props=None, dynamic=False) -> path, for tests that need their own ONNX file."""
     return export_onnx
+
+
+@pytest.fixture
+def procs():
+    """Process helpers: start (start_edgeprune_bench), alive, processes, wait_for."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(start=start_edgeprune_bench, alive=alive, processes=processes, wait_for=wait_for)

@@ -1,6 +1,9 @@
 """`edgeprune bench` on this machine: side-by-side comparison from the ONNX metadata, the p90 gate, bad input."""
 
 import json
+import os
+import shutil
+import signal
 
 import pytest
 
@@ -28,7 +31,8 @@ def test_side_by_side_ratios_from_metadata(trio, tmp_path, edgeprune_bench):
     assert bare["params"] is None and bare["params_ratio"] is None and bare["macs_ratio"] is None
     models = report["bench"]["models"]
     assert [m["path"] for m in models] == [str(p) for p in trio]
-    assert len({m["latency_ms"]["count"] for m in models}) == 1  # interleaved blocks
+    assert report["bench"]["settings"]["interleaved"] is True
+    assert all(m["latency_ms"]["count"] >= 20 and m["measured_s"] >= 0.05 for m in models)
     for row, entry in zip(report["comparison"], models):
         assert row["p50_ms"] == entry["latency_ms"]["p50"] and row["p90_ms"] == entry["latency_ms"]["p90"]
         assert row["latency_ratio"] == pytest.approx(entry["latency_ms"]["p50"] / models[0]["latency_ms"]["p50"])
@@ -58,6 +62,12 @@ def test_latency_gate_on_p90(trio, tmp_path, edgeprune_bench):
     (["{dense}", "--threads", "-2"], "bad --threads '-2'"),
     (["{dense}", "--max-latency-ms", "0"], "--max-latency-ms must be positive"),
     (["{dense}", "--json", "/nonexistent/dir/x.json"], "folder /nonexistent/dir does not exist"),
+    (["{dense}", "--threads", "100000"], f"bad --threads '100000': at most {4 * os.cpu_count()} on this machine"),
+    (["{dense}", "--threads", "5000", "--target", "ssh://root@127.0.0.1:1"], "bad --threads '5000': at most 1024"),
+    (["{dense}", "--remote-timeout", "-1"], "--remote-timeout must be positive, got -1.0"),
+    (["{dense}", "--remote-timeout", "nan"], "--remote-timeout must be positive, got nan"),
+    (["{dense}", "--max-latency-ms", "nan"], "--max-latency-ms must be positive, got nan"),
+    (["{dense}", "--min-seconds", "nan"], "min-seconds must be >= 0 and max-seconds > 0 (finite numbers)"),
     (["{dense}", "--target", "ssh://root@127.0.0.1:1", "--ssh-key", "/nonexistent/key"],
      "SSH key not found: /nonexistent/key"),
 ])
@@ -66,3 +76,78 @@ def test_bad_input_is_one_line(argv, message, trio, tmp_path, edgeprune_bench):
     proc = edgeprune_bench(*FAST, *argv, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr
+
+
+def _unwritable_folder(tmp_path) -> str:
+    """A folder this user cannot create files in (root ignores mode bits, but not sysfs)."""
+    if os.geteuid() == 0:
+        return "/sys"
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return str(folder)
+
+
+@pytest.mark.parametrize("where", ["folder", "under-file", "read-only"])
+def test_bad_json_path_is_one_line_before_measuring(where, trio, tmp_path, edgeprune_bench):
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    ro = _unwritable_folder(tmp_path)
+    path, message = {
+        "folder": (str(tmp_path), f"cannot write {tmp_path}: it is a folder"),
+        "under-file": (f"{afile}/r.json", f"cannot write {afile}/r.json: {afile} is a file, not a folder"),
+        "read-only": (f"{ro}/r.json", f"cannot write {ro}/r.json: folder {ro} is not writable"),
+    }[where]
+    # 600 s of measuring asked for: the error must come before it (the call's limit is 60 s).
+    proc = edgeprune_bench(str(trio[0]), "--min-seconds", "600", "--max-seconds", "600", "--json", path, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"edgeprune bench: error: {message}") and proc.stderr.count("\n") == 1
+    assert afile.read_text() == "keep me" and proc.stdout == ""
+
+
+def _local_child(procs, proc):
+    """(pid, temporary folder) of the device_bench child of a local `edgeprune bench`, once it runs."""
+    def find():
+        return [(pid, argv) for pid, argv in procs.processes(parent=proc.pid).items()
+                if "edgeprune.device_bench" in argv]
+
+    (pid, argv), = procs.wait_for(find, proc, "the device_bench child")
+    folder = os.path.dirname(argv[argv.index("--json") + 1])
+    assert os.path.basename(folder).startswith("edgeprune-bench.") and os.path.isdir(folder)
+    return pid, folder
+
+
+SLOW = ["--warmup", "0", "--min-runs", "1", "--min-seconds", "600", "--max-seconds", "600"]
+
+
+def test_sigterm_stops_the_child_and_removes_the_temporary_folder(trio, procs, tmp_path):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    proc = procs.start(str(trio[0]), *SLOW, tmpdir=tmpdir)
+    try:
+        child, folder = _local_child(procs, proc)
+        assert os.path.dirname(folder) == str(tmpdir)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 143 and err == "edgeprune bench: terminated (SIGTERM)\n"
+    assert not procs.alive(child), "device_bench outlived edgeprune bench"
+    assert list(tmpdir.iterdir()) == []
+
+
+def test_sigkill_still_ends_the_child(trio, procs):
+    """SIGKILL runs no clean-up; the child still goes, because its stdin (a pipe only the parent held) closes."""
+    proc = procs.start(str(trio[0]), *SLOW)
+    try:
+        child, folder = _local_child(procs, proc)
+        proc.kill()
+        proc.wait()
+        procs.wait_for(lambda: not procs.alive(child), None, "the end of the child")
+    finally:
+        proc.kill()
+        proc.wait()
+        if procs.alive(child):
+            os.kill(child, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)  # nothing can remove it after SIGKILL

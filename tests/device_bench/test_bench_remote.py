@@ -2,8 +2,10 @@
 
 import json
 import shutil
+import signal
 import socket
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ def test_parse_target():
     "pi@board", "http://pi@board", "ssh://pi@board:99999", "ssh://pi@board:0", "ssh://pi@board:x",
     "ssh://pi@board/tmp", "ssh://pi:secret@board", "ssh://-oProxyCommand=touch@board", "ssh://pi@-oProxyCommand",
     "ssh://p i@board", "ssh://pi@bo;ard", "ssh://pi@", "ssh://pi@board?x=1",
+    "ssh://nobody@[::1;touch]:1", "ssh://pi@[::1", "ssh://pi@[board]", "ssh://pi@[::1]x:22",
 ])
 def test_parse_target_rejects(text):
     with pytest.raises(EdgepruneError, match="bad --target"):
@@ -91,16 +94,33 @@ def test_remote_bench_returns_json_and_cleans_up(sshd, board_python, tiny_onnx, 
     assert report["comparison"][0]["params"] == 2000 and report["comparison"][1]["params"] is None
 
 
+def test_bad_ipv6_target_is_one_line(tiny_onnx, edgeprune_bench):
+    proc = edgeprune_bench(str(tiny_onnx), "--target", "ssh://nobody@[::1;touch]:1", timeout=60)
+    assert one_error_line(proc).startswith("edgeprune bench: error: bad --target 'ssh://nobody@[::1;touch]:1'")
+
+
 def test_unreachable_host(tiny_onnx, remote_tmp, edgeprune_bench, sshd):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
-    start = time.monotonic()
     proc = edgeprune_bench(str(tiny_onnx), "--target", f"ssh://root@127.0.0.1:{port}", "--ssh-key", str(sshd.key),
                            "--connect-timeout", "5", "--known-hosts", str(sshd.known_hosts), timeout=60)
     line = one_error_line(proc)
     assert f"cannot reach ssh://root@127.0.0.1:{port}" in line and "refused" in line.lower()
-    assert time.monotonic() - start < 60
+
+
+def test_silent_host_gives_up_after_the_connect_timeout(tiny_onnx, edgeprune_bench, sshd):
+    """A port that accepts TCP but never speaks SSH: --connect-timeout (2 s) ends it with one line. Were it
+    ignored, ssh would wait forever and the 60 s limit of the call would raise TimeoutExpired instead."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # the kernel completes the handshake; nobody ever answers
+        port = silent.getsockname()[1]
+        proc = edgeprune_bench(str(tiny_onnx), "--target", f"ssh://root@127.0.0.1:{port}", "--ssh-key",
+                               str(sshd.key), "--connect-timeout", "2", "--known-hosts", str(sshd.known_hosts),
+                               timeout=60)
+    line = one_error_line(proc)
+    assert f"cannot reach ssh://root@127.0.0.1:{port}" in line and "timed out" in line
 
 
 def test_refused_authentication(sshd, board_python, tiny_onnx, remote_tmp, edgeprune_bench):
@@ -157,3 +177,85 @@ def test_shell_metacharacters_are_quoted_not_run(sshd, board_python, tiny_onnx, 
     assert list(board_tmp.iterdir()) == []
     assert local.returncode == 0, local.stderr
     assert model.name in local.stdout
+
+
+SLOW = ["--warmup", "0", "--min-runs", "1", "--min-seconds", "600", "--max-seconds", "600"]
+
+
+def _remote_run(procs, proc, remote_tmp) -> int:
+    """The pid of device_bench working in the board's temporary folder, once it runs."""
+    found = procs.wait_for(lambda: [pid for pid, argv in procs.processes(remote_tmp).items()
+                                    if "device_bench" in argv], proc, "device_bench on the board")
+    assert len(found) == 1
+    return found[0]
+
+
+def test_remote_timeout_stops_the_run_on_the_board(sshd, board_python, tiny_onnx, remote_tmp, procs):
+    proc = procs.start(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(board_python),
+                       "--remote-tmp", str(remote_tmp), *SLOW, "--remote-timeout", "15")
+    try:
+        remote = _remote_run(procs, proc, remote_tmp)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 2, err
+    assert err == f"edgeprune bench: error: running device_bench on {sshd.target} timed out after 15 s\n"
+    assert not procs.alive(remote), "device_bench still runs on the board"
+    assert procs.processes(remote_tmp) == {}
+    assert list(remote_tmp.iterdir()) == []  # and its folder is gone
+
+
+@pytest.mark.parametrize("signum,code,line", [(signal.SIGTERM, 143, "edgeprune bench: terminated (SIGTERM)"),
+                                               (signal.SIGINT, 130, "edgeprune bench: interrupted")])
+def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, board_python, tiny_onnx, remote_tmp,
+                                                   procs):
+    """SIGTERM, or Ctrl-C's SIGINT sent to edgeprune bench alone (so its own handling must stop the rest)."""
+    local_tmp = remote_tmp.parent / "local tmp"
+    local_tmp.mkdir()
+    proc = procs.start(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(board_python),
+                       "--remote-tmp", str(remote_tmp), *SLOW, tmpdir=local_tmp)
+    try:
+        remote = _remote_run(procs, proc, remote_tmp)
+        local = procs.processes(parent=proc.pid)
+        assert [argv[0] for argv in local.values()] == ["ssh"]
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == code and err == line + "\n"
+    assert not any(procs.alive(pid) for pid in local), "the ssh client outlived edgeprune bench"
+    assert not procs.alive(remote) and procs.processes(remote_tmp) == {}
+    assert list(remote_tmp.iterdir()) == []
+    assert list(local_tmp.iterdir()) == []  # the staged archive (edgeprune-stage.*) too
+
+
+def _sleeper(folder) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], cwd=folder)
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_cleanup_command_stops_the_run_in_its_folder_only(shell, tmp_path):
+    """The board-side clean-up alone (no lifeline): it stops the pid in the folder's pid file when that process
+    works in the folder, leaves a process elsewhere alone (a reused pid), and removes the folder."""
+    from edgeprune.remote import PID_FILE, RemoteFolder
+
+    remote = RemoteFolder(SshTarget("board"), SshOptions())
+    run_folder, reused_folder = tmp_path / "edgeprune-bench.a b", tmp_path / "edgeprune-bench.reused"
+    run_folder.mkdir()
+    reused_folder.mkdir()
+    run, other = _sleeper(run_folder), _sleeper(tmp_path)
+    try:
+        (run_folder / PID_FILE).write_text(f"{run.pid}\n")
+        (reused_folder / PID_FILE).write_text(f"{other.pid}\n")
+        for folder in (reused_folder, run_folder):
+            remote.path = str(folder)
+            subprocess.run([shell, "-c", remote.cleanup_command()], check=True, timeout=60)
+            assert not folder.exists()
+        assert run.wait(timeout=10) in (-15, -9)  # reaped here (on a board, by init)
+        assert other.poll() is None
+    finally:
+        for p in (run, other):
+            p.kill()
+            p.wait()

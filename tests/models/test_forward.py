@@ -49,15 +49,37 @@ def test_shortest_documented_clips_run(name, clip):
         assert model(*M.example_inputs(name, 1, **clip)).shape == (1,)
 
 
-def test_binary_models_give_one_logit_per_clip_max_over_time():
-    model = M.build("tv-audio").eval()
+@pytest.mark.parametrize("pool", ["lse", "max", "mean", "last"])
+def test_binary_models_give_one_logit_per_clip_pooled_over_time(pool):
+    model = M.build("tv-audio", pool=pool).eval()
     (fbank,) = M.example_inputs("tv-audio", BATCH, frames=32)
     frame_logits = []
     model.backend.fc2.register_forward_hook(lambda m, i, o: frame_logits.append(o))
     with torch.no_grad():
         out = model(fbank)
     assert frame_logits[0].shape == (BATCH, 8, 1)  # 32 frames at 100 fps -> 8 at 25 fps
-    assert torch.equal(out, frame_logits[0].amax(dim=1)[:, 0])
+    f = frame_logits[0][:, :, 0].double()
+    want = {"lse": torch.log(torch.exp(f).mean(dim=1)), "max": f.max(dim=1).values, "mean": f.mean(dim=1),
+            "last": f[:, -1]}[pool]
+    assert torch.allclose(out.double(), want, atol=1e-6)
+    assert out.std() > 0  # the clips differ
+
+
+def test_lse_pool_lies_between_mean_and_max():
+    logits = {p: M.build("tv-audio", pool=p).eval() for p in ("lse", "max", "mean")}
+    for m in logits.values():
+        m.load_state_dict(logits["lse"].state_dict())
+    (fbank,) = M.example_inputs("tv-audio", BATCH, frames=64)
+    with torch.no_grad():
+        out = {p: m(fbank) for p, m in logits.items()}
+    assert torch.all(out["mean"] <= out["lse"] + 1e-6) and torch.all(out["lse"] <= out["max"] + 1e-6)
+
+
+def test_unknown_pool_is_one_line():
+    from edgeprune.errors import EdgepruneError
+
+    with pytest.raises(EdgepruneError, match="pool must be one of lse, max, mean, last, got 'top'"):
+        M.build("tv-audio", pool="top")
 
 
 def shrink_out(layer: nn.Module, keep: int) -> None:

@@ -54,7 +54,8 @@ def test_build_tags_arch_with_resolved_cfg():
     model = M.build("tv-audio", lstm_hidden=64, frames=16)
     arch = model.edgeprune_arch
     assert arch["zoo"] == "tv-audio"
-    assert arch["cfg"] == {"convs": [[128, 5, 2], [160, 5, 2]], "lstm_hidden": 64, "fc_hidden": 128, "frames": 16}
+    assert arch["cfg"] == {"convs": [[128, 5, 2], [160, 5, 2]], "lstm_hidden": 64, "fc_hidden": 128, "pool": "lse",
+                           "frames": 16}
     assert model.backend.lstm.hidden_size == 64
 
 

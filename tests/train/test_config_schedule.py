@@ -37,9 +37,25 @@ def test_bad_values_are_refused(kw):
         TrainConfig(**kw)
 
 
-def test_constant_schedule_with_warmup():
+def test_constant_schedule_with_warmup_rises_step_by_step():
     s = LRSchedule(1e-3, 5, "constant", warmup_epochs=1)
-    assert s.rates() == pytest.approx([5e-4, 1e-3, 1e-3, 1e-3, 1e-3])
+    assert s.rates() == pytest.approx([1e-5, 1e-3, 1e-3, 1e-3, 1e-3])
+    assert [s.lr_at(t) for t in (0.25, 0.5, 0.999)] == pytest.approx([2.5e-4, 5e-4, 0.999e-3])
+
+
+def test_warmup_is_at_most_a_quarter_of_the_fit():
+    one = LRSchedule(1e-3, 1, "cosine", warmup_epochs=1, min_lr_ratio=0.1)  # an LTH-IF iteration
+    assert one.warmup == 0.25
+    assert one.lr_at(0.125) == pytest.approx(5e-4) and one.lr_at(0.25) == pytest.approx(1e-3)
+    assert one.lr_at(0.9) == pytest.approx(1e-4 + 0.9e-3 * 0.5 * (1 + math.cos(math.pi * 0.65)))
+
+
+def test_cosine_after_warmup_starts_at_the_base_and_ends_at_the_floor():
+    s = LRSchedule(1.0, 6, "cosine", warmup_epochs=1, min_lr_ratio=0.02)
+    assert s.lr_at(1.0) == pytest.approx(1.0)
+    assert s.lr_at(5.0) == pytest.approx(0.02) and s.lr_at(5.9) == pytest.approx(0.02)
+    rates = [s.lr_at(t / 10) for t in range(10, 50)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
 
 
 def test_cosine_and_step_schedules():

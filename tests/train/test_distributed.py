@@ -16,7 +16,7 @@ EPOCHS = 4
 
 def _cfg():
     # global batch 16 -> 8 per rank; 60 training samples leave a last global batch of 12 (6 per rank)
-    return TrainConfig(epochs=EPOCHS, lr=5e-3, batch_size=16, patience=0, seed=3, progress=False)
+    return TrainConfig(epochs=EPOCHS, lr=5e-3, batch_size=16, patience=0, seed=3, progress=False, warmup_epochs=0)
 
 
 def _train(bn):

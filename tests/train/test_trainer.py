@@ -14,7 +14,8 @@ from tiny_train_data import SNRS, tiny_data, tiny_model
 
 
 def _cfg(**kw):
-    base = dict(epochs=6, lr=1e-2, batch_size=16, patience=0, seed=0, progress=False)
+    # warm-up off: these tests read the rate of each epoch as the schedule's base
+    base = dict(epochs=6, lr=1e-2, batch_size=16, patience=0, seed=0, progress=False, warmup_epochs=0)
     base.update(kw)
     return TrainConfig(**base)
 
@@ -79,7 +80,7 @@ def test_same_seed_same_numbers_other_seed_differs():
 
 def test_early_stopping_keeps_the_best_weights():
     # a high rate over-fits the small set: dev loss turns up and patience ends the run
-    tr = _trainer(epochs=30, lr=3e-2, patience=2)
+    tr = _trainer(epochs=30, lr=3e-2, patience=2, select="loss", schedule="constant")
     fit = tr.fit()
     losses = [h["dev_loss"] for h in fit.history]
     assert fit.stopped_early and fit.epochs_run < 30
@@ -89,7 +90,7 @@ def test_early_stopping_keeps_the_best_weights():
 
 
 def test_restore_best_off_keeps_the_last_weights():
-    tr = _trainer(epochs=30, lr=3e-2, patience=2, restore_best=False)
+    tr = _trainer(epochs=30, lr=3e-2, patience=2, restore_best=False, select="loss", schedule="constant")
     fit = tr.fit()
     assert tr.evaluate("dev")["loss"] == pytest.approx(fit.history[-1]["dev_loss"], abs=1e-6)
     assert fit.history[-1]["dev_loss"] > fit.best_dev_loss
@@ -217,3 +218,42 @@ def test_cuda_device_works_or_is_refused_clearly():
     else:
         with pytest.raises(EdgepruneError, match="CUDA is not available"):
             _trainer(device="cuda")
+
+
+def _scripted(tr, summaries):
+    """Make dev evaluation return scripted (loss, Score) pairs, one per epoch, and record each epoch's weights."""
+    seen = iter(summaries)
+    weights = []
+
+    def summary(split):
+        assert split == "dev"
+        weights.append([p.detach().clone() for p in tr.model.parameters()])
+        loss, score = next(seen)
+        return {"dev_loss": loss, "dev_score": score}
+
+    tr._summary = summary
+    return weights
+
+
+def test_selection_is_by_dev_score_with_ties_broken_by_dev_loss():
+    tr = _trainer(epochs=5, patience=0)
+    # epoch 2 has the best loss, epochs 3 and 4 share the best Score and 4 has the lower loss of the two
+    weights = _scripted(tr, [(0.6, 0.5), (0.2, 0.4), (0.5, 0.3), (0.4, 0.3), (0.3, 0.35)])
+    fit = tr.fit()
+    assert fit.best_epoch == 4 and fit.best_dev_score == 0.3 and fit.best_dev_loss == 0.4
+    assert all(torch.equal(a, b) for a, b in zip(tr.model.parameters(), weights[3]))
+    assert not all(torch.equal(a, b) for a, b in zip(weights[3], weights[4]))  # training did move on
+
+
+def test_select_loss_is_the_papers_early_stop_point():
+    tr = _trainer(epochs=5, patience=0, select="loss")
+    _scripted(tr, [(0.6, 0.5), (0.2, 0.4), (0.5, 0.3), (0.4, 0.3), (0.3, 0.35)])
+    assert tr.fit().best_epoch == 2
+
+
+def test_early_stopping_counts_epochs_without_a_better_score():
+    tr = _trainer(epochs=20, patience=3)
+    # the loss keeps improving but Score stops improving after epoch 2
+    _scripted(tr, [(0.9 - 0.05 * i, s) for i, s in enumerate([0.5, 0.3, 0.35, 0.32, 0.31, 0.2, 0.1])])
+    fit = tr.fit()
+    assert fit.stopped_early and fit.epochs_run == 5 and fit.best_epoch == 2

@@ -192,9 +192,11 @@ def fit_note(fitted: dict, clip_s: float) -> str | None:
     return f"clip length {clip_s:g} s: {' and '.join(parts)} (set another length with --clip-seconds)"
 
 
-def read_splits(groups: dict, *, inputs, lip_size, clip_s, skip_bad, seed, sizes, lip_path=folder_lip_path):
+def read_splits(groups: dict, *, inputs, lip_size, clip_s, skip_bad, seed, sizes, lip_path=folder_lip_path,
+                full_waves=False):
     """{split: RawSplit}, bad files and the info shared by folder and MISP2021 data: clip length, how many
-    clips were cropped or padded to it (also printed, to stderr, when any were), subsampling."""
+    clips were cropped or padded to it (also printed, to stderr, when any were), subsampling. `full_waves`:
+    the training split also keeps whole recordings longer than the clip (RawSplit.window; costs memory)."""
     clip_s = check_clip_s(clip_s)
     unknown = set(sizes) - set(SPLITS)
     if unknown:
@@ -203,7 +205,7 @@ def read_splits(groups: dict, *, inputs, lip_size, clip_s, skip_bad, seed, sizes
     fitted = {s: {} for s in SPLITS}
     raws = {s: load_split(subsample(groups[s], sizes.get(s), seed, s), s, want_lips="lips" in inputs,
                           lip_size=lip_size, clip_s=clip_s, skip_bad=skip_bad, bad=bad, lip_path=lip_path,
-                          keep_full=s == "train", fitted=fitted[s])
+                          keep_full=full_waves and s == "train", fitted=fitted[s])
             for s in SPLITS}
     info = {"clip_s": clip_s, "fitted": fitted}
     if any(sizes.get(s) is not None for s in SPLITS):
@@ -214,16 +216,18 @@ def read_splits(groups: dict, *, inputs, lip_size, clip_s, skip_bad, seed, sizes
     return raws, info, bad
 
 
-def open_folder(path, *, inputs, lip_size, seed, cache_dir, skip_bad=False, clip_s=None,
+def open_folder(path, *, inputs, lip_size, seed, cache_dir, skip_bad=False, clip_s=None, full_waves=False,
                 dev_fraction=0.1, test_fraction=0.1, **sizes):
     """RawSplits, info and bad files of a folder corpus (cache_dir is not used). `clip_s`: clip length
-    (default 1.3 s); `train`/`dev`/`test`: keep at most that many clips of the split, chosen by `seed`."""
+    (default 1.3 s); `train`/`dev`/`test`: keep at most that many clips of the split, chosen by `seed`;
+    `full_waves`: keep whole training recordings for random crops (see read_splits)."""
     if not path:
         raise EdgepruneError("folder needs a path: folder:PATH")
     root = Path(path).expanduser()
     groups = collect(root, dev_fraction, test_fraction)
     raws, info, bad = read_splits(groups, inputs=inputs, lip_size=lip_size, seed=seed, skip_bad=skip_bad,
-                                  clip_s=DEFAULT_CLIP_S if clip_s is None else clip_s, sizes=sizes)
+                                  clip_s=DEFAULT_CLIP_S if clip_s is None else clip_s, sizes=sizes,
+                                  full_waves=full_waves)
     info = {"source": "folder", "root": str(root), "sample_rate": SAMPLE_RATE, **info,
             "split_by": "folders" if (root / "train").is_dir() else "name hash"}
     return raws, info, bad

@@ -61,7 +61,7 @@ def lip_locator(video_field: str, channel: int):
 
 
 def open_misp2021(path, *, inputs, lip_size, seed, cache_dir, skip_bad=False, field="far", channel=1,
-                  video_field=None, clip_s=None, **sizes):
+                  video_field=None, clip_s=None, full_waves=False, **sizes):
     """RawSplits, info and bad files of a MISP2021 AVWWS tree (cache_dir is not used). `clip_s`: clip
     length (default 1.3 s); `train`/`dev`/`test`: keep at most that many clips of the split, by `seed`."""
     if not path:
@@ -73,7 +73,7 @@ def open_misp2021(path, *, inputs, lip_size, seed, cache_dir, skip_bad=False, fi
     groups = {split: list_split(root, split, field, channel) for split in SPLIT_FOLDERS}
     raws, info, bad = read_splits(groups, inputs=inputs, lip_size=lip_size, seed=seed, skip_bad=skip_bad,
                                   clip_s=DEFAULT_CLIP_S if clip_s is None else clip_s, sizes=sizes,
-                                  lip_path=locate)
+                                  lip_path=locate, full_waves=full_waves)
     info = {"source": "misp2021", "root": str(root), "field": field, "channel": channel,
             "video_field": video_field or field, "sample_rate": SAMPLE_RATE, **info}
     return raws, info, bad

@@ -241,3 +241,8 @@ def test_training_windows_are_random_crops_of_the_whole_recording(tmp_path):
     assert len(starts) > 5 and min(starts) >= 0 and max(starts) <= 32000 - length
     short = raw.ids.index("positive_short")
     np.testing.assert_array_equal(raw.window(short, rng), raw.waves[short])  # padded clips have no other window
+    from edgeprune.data.folder import open_folder  # whole recordings are kept only when asked (memory)
+
+    kept, _, _ = open_folder(tmp_path, inputs=("fbank",), lip_size=88, seed=0, cache_dir=None, full_waves=True)
+    plain, _, _ = open_folder(tmp_path, inputs=("fbank",), lip_size=88, seed=0, cache_dir=None)
+    assert kept["train"].full is not None and kept["dev"].full is None and plain["train"].full is None

@@ -85,7 +85,8 @@ def test_bad_numbers_refused_at_parse_time(tmp_path, flag, value, expect):
 def test_unknown_model_and_missing_checkpoint_answer_without_torch(tmp_path):
     r = _run_no_torch("slim", "--model", "no-such-net", "--out", str(tmp_path / "run"))
     assert r.returncode == 2 and "no-such-net" in _one_line(r.stderr)
-    r = _run_no_torch("export", str(tmp_path / "nope.safetensors"), "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
+    r = _run_no_torch("export", str(tmp_path / "nope.safetensors"), "--format", "onnx",
+                      "--out", str(tmp_path / "m.onnx"))
     assert r.returncode == 2
     assert _one_line(r.stderr) == f"edgeprune export: error: {tmp_path / 'nope.safetensors'}: no such checkpoint file"
 
@@ -109,7 +110,8 @@ def test_zoo_list_of_the_command_line_is_the_registry():
 
 
 @pytest.mark.parametrize("cfg, expect", [
-    ({"lstm_hidden": -5}, "model 'tv-audio' cannot be built with it (ValueError: hidden_size must be greater than zero)"),
+    ({"lstm_hidden": -5},
+     "model 'tv-audio' cannot be built with it (ValueError: hidden_size must be greater than zero)"),
     ({"fc_hidden": "wide"}, "model 'tv-audio' cannot be built with it (TypeError"),
     ({"lstm_hidden": 40000}, "model 'tv-audio' would have 6,431,168,833 parameters"),
     ({"no_such_key": 1}, "model 'tv-audio' has no config key 'no_such_key'"),

@@ -95,7 +95,8 @@ def test_export_out_in_a_read_only_folder(tmp_path, ckpt, capsys):
 
 def test_export_out_with_the_wrong_extension(tmp_path, ckpt, capsys):
     assert main(["export", str(ckpt), "--format", "tflite", "--out", str(tmp_path / "m.onnx")]) == 2
-    assert _error(capsys) == f"edgeprune export: error: --out {tmp_path / 'm.onnx'} must end in .tflite for --format tflite"
+    assert _error(capsys) == (f"edgeprune export: error: --out {tmp_path / 'm.onnx'} must end in .tflite "
+                              "for --format tflite")
 
 
 def test_checks_accept_usable_paths_and_leave_nothing(tmp_path):

@@ -28,7 +28,8 @@ def test_colour_uint8_keeps_its_brightness():
 @pytest.mark.parametrize("frames, match", [
     (np.full((4, 24, 24), 200.0), r"clip\.npy: float lip frames must lie in \[0, 1\], got 200\.\.200"),
     (np.where(np.eye(24, dtype=bool), np.nan, 0.5)[None].repeat(4, 0), r"clip\.npy: lip frames contain NaN or inf"),
-    (np.full((4, 24, 24), 300, np.int16), r"clip\.npy: lip frames must be uint8 \(0-255\) or float in \[0, 1\], got dtype int16"),
+    (np.full((4, 24, 24), 300, np.int16),
+     r"clip\.npy: lip frames must be uint8 \(0-255\) or float in \[0, 1\], got dtype int16"),
     (np.full((4, 24, 24), 0.5 + 0.5j), r"clip\.npy: .* got dtype complex128"),
     (np.ones((4, 24, 24), bool), r"clip\.npy: .* got dtype bool"),
 ])

@@ -29,6 +29,8 @@ VARIANTS = {
     "old+lse": ({"pool": "lse"}, {k: v for k, v in OLD.items() if k != "pool"}, 2000),
     "default@2000": ({}, {}, 2000),
     "default-no-aug": ({}, {"augment": False}, 6000),
+    "default-noise-only": ({}, {"aug_shift_s": 0.0, "aug_gain_db": 0.0, "aug_time_masks": 0, "aug_freq_masks": 0}, 6000),
+    "default-no-masks": ({}, {"aug_time_masks": 0, "aug_freq_masks": 0}, 6000),
     "default": ({}, {}, 6000),
 }
 

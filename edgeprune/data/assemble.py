@@ -84,6 +84,7 @@ def build_bundle(raws: dict, inputs, preset: str, info: dict, bad=None, task: st
             lip_index=raw.lip_index if use_lips else None,
             lip_stats=stats.get("lips"),
             waves=raw.waves if name == "train" and "fbank" in inputs else None,
+            crop=raw.window if name == "train" and "fbank" in inputs and raw.full is not None else None,
         )
     info = dict(info, inputs=list(inputs), preset=preset, fbank=get_config(preset).to_dict(),
                 sizes={name: len(raws[name]) for name in SPLITS})

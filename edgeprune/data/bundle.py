@@ -17,10 +17,12 @@ class ArraySplit(Dataset):
     (M, Tv, S, S) (possibly memory-mapped; several items may share one clip through `lip_index`) and are
     converted and normalised per item, so a corpus of video never sits in memory as float32.
     `waves` (N, L), kept for the training split only, lets the trainer augment the raw audio on the fly;
-    items then carry `wave` and their dataset `index` (which seeds each example's augmentation).
+    items then carry `wave` and their dataset `index` (which seeds each example's augmentation); `crop`,
+    when the source kept whole recordings, draws a random window of one instead of the centred `wave`.
     """
 
-    def __init__(self, tensors: dict, labels, snr, ids, lips=None, lip_index=None, lip_stats=None, waves=None):
+    def __init__(self, tensors: dict, labels, snr, ids, lips=None, lip_index=None, lip_stats=None, waves=None,
+                 crop=None):
         self.tensors = dict(tensors)
         self.labels = torch.as_tensor(labels)
         self.snr = [float(s) for s in snr]
@@ -29,6 +31,7 @@ class ArraySplit(Dataset):
         self.lip_index = None if lip_index is None else np.asarray(lip_index, dtype=np.int64)
         self.lip_stats = lip_stats
         self.waves = waves
+        self.crop = crop  # (index, rng) -> a random window of the whole recording (training crops), or None
         n = len(self.ids)
         sizes = {len(self.labels), len(self.snr)} | {len(t) for t in self.tensors.values()}
         if self.waves is not None:

@@ -100,7 +100,11 @@ class SlimConfig:
                      "end (seed 001 2.2); auto = on for lth-if on models with a lip encoder and an audio input",
                      ("auto", "on", "off"))
     stage_target: float = _f(None, "staged: WSR of the lip encoder's own params in stage 1 (default --target-wsr)")
-    data_size: int = _f(None, "synth: number of training clips; dev and test get a third of it each (default: the data module's sizes)")
+    data_size: int = _f(None, "number of training clips (synth: generated; folder/misp2021: a seeded, class-proportional "
+                        "subsample); dev and test get a third of it each (default: synth's sizes, all of a folder)")
+    clip_seconds: float = _f(None, "clip length in seconds for folder/misp2021 data: longer clips are cropped (a "
+                             "random window each epoch in training, the centre in evaluation), shorter ones "
+                             "zero-padded (default 1.3, the tv models' window; synth clips are generated at 1.3 s)")
     progress: bool = _f(True, "show progress bars (off when EDGEPRUNE_NO_PROGRESS=1)")
 
     # ------------------------------------------------------------------
@@ -127,6 +131,10 @@ class SlimConfig:
             raise EdgepruneError(f"--k-below-cr must be in (0, 1], got {self.k_below_cr}")
         if self.l1 < 0:
             raise EdgepruneError(f"--l1 must be >= 0, got {self.l1}")
+        if self.clip_seconds is not None and not 0.1 <= self.clip_seconds <= 60.0:
+            raise EdgepruneError(f"--clip-seconds must be between 0.1 and 60, got {self.clip_seconds}")
+        if self.clip_seconds is not None and self.data.partition(":")[0] not in ("folder", "misp2021"):
+            raise EdgepruneError("--clip-seconds is for folder: and misp2021: data (synth clips are 1.3 s)")
         if self.tolerance is not None and (self.tolerance < 0 or math.isnan(self.tolerance)):
             raise EdgepruneError(f"--tolerance must be >= 0, got {self.tolerance}")
         for name in ("epochs", "pretrain_epochs", "batch_size", "max_rounds", "first_epochs", "min_channels",
@@ -174,7 +182,7 @@ class SlimConfig:
         if c.finetune_epochs is None:
             c.finetune_epochs = c.epochs
         if c.finetune_lr is None and c.method == "cp":
-            c.finetune_lr = c.lr / 10
+            c.finetune_lr = float(f"{c.lr / 10:.12g}")  # 3e-4, not 0.00030000000000000003
         if c.stage_target is None:
             c.stage_target = c.target_wsr
         if c.out is None:

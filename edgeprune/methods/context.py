@@ -59,6 +59,10 @@ class Context:
 
         n = self.cfg.data_size
         sizes = {} if n is None else {"train": n, "dev": max(-(-n // 3), 10), "test": max(-(-n // 3), 10)}
+        if self.cfg.data.partition(":")[0] in ("folder", "misp2021"):
+            sizes["clip_s"] = self.cfg.clip_seconds
+            # whole training recordings, so augmentation can draw a random window each epoch
+            sizes["full_waves"] = bool(train_config(self.cfg, self.spec).augment)
         lip_size = self.spec.lip_size or 88
         with silenced(not self.cfg.progress):
             bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,

@@ -26,9 +26,9 @@ class AugmentConfig:
     noise_prob: float = 0.6
     snr_db: tuple = (0.0, 20.0)
     gain_db: float = 3.0
-    time_masks: int = 1
+    time_masks: int = 0
     time_mask_frames: int = 5
-    freq_masks: int = 1
+    freq_masks: int = 0
     freq_mask_bins: int = 4
     lip_shift: int = 4
     lip_brightness: float = 0.15

@@ -47,10 +47,11 @@ class TrainConfig:
     aug_snr_min: float = _f(0.0, "augment: lowest SNR (dB, relative to the clip as recorded) of the added background")
     aug_snr_max: float = _f(20.0, "augment: highest SNR (dB) of the added background")
     aug_gain_db: float = _f(3.0, "augment: random gain within +- this many dB")
-    aug_time_masks: int = _f(1, "augment: SpecAugment time masks per clip")
+    aug_time_masks: int = _f(0, "augment: SpecAugment time masks per clip (off: measured to cost Score on synth, whose "
+                             "negatives include the wake word with a syllable missing; see docs/TRAINING.md)")
     aug_time_mask_frames: int = _f(5, "augment: widest time mask, in FBank frames (keep it well below a syllable: "
                                    "a masked syllable turns a wake word into a near miss with the wrong label)")
-    aug_freq_masks: int = _f(1, "augment: SpecAugment frequency masks per clip")
+    aug_freq_masks: int = _f(0, "augment: SpecAugment frequency masks per clip (off by default, as time masks)")
     aug_freq_mask_bins: int = _f(4, "augment: widest frequency mask, in mel bins")
     aug_lip_shift: int = _f(4, "augment: largest shift of a lip clip, in pixels")
     aug_lip_brightness: float = _f(0.15, "augment: lip brightness offset and contrast change, +- this (pixel range 0-1)")

@@ -43,8 +43,8 @@ class AugmentCollate:
     """Collates a training batch and augments each example with its own (seed, epoch, index) draw; runs in the
     DataLoader's worker processes when cfg.num_workers > 0, so augmentation overlaps training."""
 
-    def __init__(self, augmenters: dict, seed: int, epoch: int):
-        self.augmenters, self.seed, self.epoch = augmenters, seed, epoch
+    def __init__(self, augmenters: dict, seed: int, epoch: int, crop=None):
+        self.augmenters, self.seed, self.epoch, self.crop = augmenters, seed, epoch, crop
 
     def __call__(self, items):
         batch = default_collate(items)
@@ -52,7 +52,10 @@ class AugmentCollate:
             return batch
         rngs = [example_rng(self.seed, self.epoch, int(i)) for i in batch["index"]]
         if "fbank" in self.augmenters:
-            batch["fbank"] = self.augmenters["fbank"](batch["wave"].numpy(), rngs)
+            waves = batch["wave"].numpy()
+            if self.crop is not None:  # a random window of each whole recording (longer clips than the model's)
+                waves = np.stack([np.asarray(self.crop(int(i), rng)) for i, rng in zip(batch["index"], rngs)])
+            batch["fbank"] = self.augmenters["fbank"](waves, rngs)
         if "lips" in self.augmenters:
             batch["lips"] = self.augmenters["lips"](batch["lips"], rngs)
         return batch
@@ -225,7 +228,8 @@ class Trainer:
     def _train_epoch(self, net, model, opt, trainable, run_seed, epoch, l1, mask_t) -> float:
         cfg, info = self.cfg, self.dist
         plan = train_plan(len(self._split("train")), cfg.batch_size, run_seed, epoch, info.rank, info.world_size)
-        collate = AugmentCollate(self.augmenters, run_seed, epoch) if self.augmenters else None
+        crop = getattr(self._split("train"), "crop", None)
+        collate = AugmentCollate(self.augmenters, run_seed, epoch, crop) if self.augmenters else None
         loader = self._loader("train", [idx for idx, _ in plan], collate)
         total, count = 0.0, 0
         for step, (batch, (_, global_n)) in enumerate(zip(loader, plan)):

@@ -62,3 +62,14 @@ def test_identity_ignores_out_device_progress_and_round_trips():
     assert SlimConfig.from_dict(a.to_dict()) == a
     with pytest.raises(EdgepruneError, match="unknown slim settings: bogus"):
         SlimConfig.from_dict({"bogus": 1})
+
+
+def test_clip_seconds_is_for_folder_and_misp_data_and_in_range():
+    from edgeprune.errors import EdgepruneError
+    from edgeprune.methods.config import SlimConfig
+
+    assert SlimConfig(data="folder:/x", clip_seconds=2.5).validate().clip_seconds == 2.5
+    with pytest.raises(EdgepruneError, match="--clip-seconds is for folder: and misp2021: data"):
+        SlimConfig(clip_seconds=2.0).validate()
+    with pytest.raises(EdgepruneError, match="--clip-seconds must be between 0.1 and 60, got 0.05"):
+        SlimConfig(data="folder:/x", clip_seconds=0.05).validate()

@@ -153,3 +153,34 @@ def test_trainer_augments_training_batches_only():
     got = sorted(model_off.seen["train"][0].sum(dim=(1, 2)).tolist())
     want = sorted(data_off.train.feats.sum(dim=(1, 2)).tolist())
     assert got == pytest.approx(want)
+
+
+def test_training_draws_random_windows_of_whole_recordings():
+    """A source that kept whole recordings (folder data longer than the clip): each epoch trains on a random
+    window per clip, drawn from (seed, epoch, index); dev keeps the stored centred window."""
+    data = _bundle()
+    rng = np.random.default_rng(9)
+    full = [rng.normal(0, 3000, 3 * L).astype(np.int16) for _ in range(len(data.train))]
+    drawn = []
+
+    def crop(i, r):
+        start = int(r.integers(0, 2 * L + 1))
+        drawn.append((i, start))
+        return full[i][start : start + L]
+
+    data.train.crop = crop
+    torch.manual_seed(0)
+    model = _Probe()
+    zero = dict(aug_shift_s=0.0, aug_noise_prob=0.0, aug_gain_db=0.0)
+    Trainer(model, data, ("fbank",), "binary",
+            TrainConfig(epochs=2, batch_size=8, progress=False, patience=0, **zero)).fit()
+    stats = data.stats["fbank"]
+    assert len(drawn) == 2 * len(data.train) and len({s for _, s in drawn}) > 4
+    for epoch, batch in enumerate(model.seen["train"]):  # one batch of all 8 clips per epoch
+        want = [apply_stats(fbank(torch.from_numpy(full[i][s : s + L].astype(np.float32) / 32768)), stats)
+                for i, s in drawn[8 * epoch : 8 * epoch + 8]]
+        got = sorted(batch, key=lambda t: float(t.sum()))
+        want = sorted(want, key=lambda t: float(t.sum()))
+        assert all(torch.allclose(g, w, atol=1e-5) for g, w in zip(got, want))
+    assert drawn[:8] != drawn[8:]  # a new window each epoch
+    assert all(torch.equal(b, data.dev.feats) for b in model.seen["eval"])

@@ -1,0 +1,95 @@
+"""Does pruning keep the Score? `edgeprune slim` (every default but the ones given) for several methods and seeds at
+one target WSR, and the final test Score against the dense model's: mean and spread over seeds, from one run.
+
+The dense reference of a seed is round 0 of its CPLR run: the dense model trained `--pretrain-epochs` (synth: 15)
+and chosen on dev Score, which is what every method should be held against (LTH-IF's own round 0 is only its first
+iteration of E = 5 epochs and is shown for reference).
+
+    python benchmarks/seeds.py                                   # cplr and lth-if, tv-audio, WSR 0.8, seeds 0-2
+    python benchmarks/seeds.py --methods cplr --seeds 0 1 --target-wsr 0.5 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def _git_sha() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _run(out: Path, method: str, seed: int, args) -> dict:
+    """One slim run in its own process (one torch thread each, so --jobs runs share the cores fairly)."""
+    run_dir = out / f"{method}-{args.model}-s{seed}"
+    cmd = ["edgeprune", "slim", "--method", method, "--model", args.model, "--target-wsr", str(args.target_wsr),
+           "--seed", str(seed), "--out", str(run_dir), "--no-progress", *args.extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1", EDGEPRUNE_NO_PROGRESS="1")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    final = json.loads((run_dir / "final" / "metrics.json").read_text())
+    first = json.loads((run_dir / "round_000" / "metrics.json").read_text())
+    return {"method": method, "seed": seed, "wsr": final["wsr"], "params": final["params"],
+            "round0_test": first["test"]["score"], "final_test": final["test"]["score"],
+            "final_dev": final["dev"]["score"], "wall_s": time.perf_counter() - t0, "dir": str(run_dir)}
+
+
+def _ms(values) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--methods", nargs="+", default=["cplr", "lth-if"])
+    p.add_argument("--model", default="tv-audio")
+    p.add_argument("--target-wsr", type=float, default=0.8)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time (each uses one torch thread)")
+    p.add_argument("--out", default="runs/bench-seeds", help="run directories (resumable: finished runs are reused)")
+    p.add_argument("--json", default=None)
+    args, args.extra = p.parse_known_args(argv)
+    methods = list(dict.fromkeys(["cplr", *args.methods]))  # cplr's round 0 is the dense reference
+    out = Path(args.out)
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"git {_git_sha()} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.machine()} "
+          f"{os.cpu_count()} cores · load {os.getloadavg()[0]:.1f} at start · {args.jobs} runs at a time")
+    jobs = [(m, s) for s in args.seeds for m in methods]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        rows = list(pool.map(lambda ms: _run(out, ms[0], ms[1], args), jobs))
+    print(f"load {os.getloadavg()[0]:.1f} at end\n")
+    dense = {r["seed"]: r["round0_test"] for r in rows if r["method"] == "cplr"}
+    print(f"{args.model}, target WSR {args.target_wsr}, seeds {' '.join(map(str, args.seeds))}; "
+          f"dense = round 0 of the seed's cplr run\n")
+    print("| method | reached WSR | params | dense test Score | final test Score | final - dense | own round 0 | min/run |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        diff = [r["final_test"] - dense[r["seed"]] for r in rs]
+        print(f"| {m} | {_ms([r['wsr'] for r in rs])} | {round(statistics.mean(r['params'] for r in rs)):,} | "
+              f"{_ms([dense[r['seed']] for r in rs])} | {_ms([r['final_test'] for r in rs])} | {_ms(diff)} | "
+              f"{_ms([r['round0_test'] for r in rs])} | {statistics.mean(r['wall_s'] for r in rs) / 60:.1f} |")
+    if args.json:
+        from edgeprune.atomic import write_json
+
+        write_json(args.json, {"rows": rows, "target_wsr": args.target_wsr, "model": args.model})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -55,6 +55,7 @@ class ChannelPruner:
         self._verdicts: dict[str, str | None] = {}  # root name -> probe result, kept across steps
         self._macs: int | None = None  # MACs of the model as it was at self._signature
         self._signature: tuple | None = None
+        self._memo: dict = {}  # id(group) -> importance scores, within one step
         self._groups = self._analyse()
 
     # -- analysis -------------------------------------------------------------------------------------
@@ -89,6 +90,7 @@ class ChannelPruner:
     def groups(self) -> list[dict]:
         """The current groups: root layer, width, coupled, and why a group is not a candidate (None if it is)."""
         self._current()
+        self._memo = {}
         return [{"root": g.root, "width": g.width, "coupled": g.coupled, "reason": self._why_not(g)}
                 for g in self._groups]
 
@@ -99,9 +101,15 @@ class ChannelPruner:
             return "a single channel (never deleted whole)"
         if self.residual == "skip" and g.coupled:
             return "residual-coupled (residual='skip')"
-        if importance.scores(g, self.importance) is None:
+        if self._scores(g) is None:
             return "no BatchNorm to rank under importance='bn_scale' (use 'l1' or 'l2')"
         return None
+
+    def _scores(self, g: groups_mod.Group):
+        """importance.scores of `g`, computed once per step (the weights do not change within one)."""
+        if id(g) not in self._memo:
+            self._memo[id(g)] = importance.scores(g, self.importance)
+        return self._memo[id(g)]
 
     # -- one step -------------------------------------------------------------------------------------
     def prune(self, amount: float, unit: str = "params") -> PruneReport:
@@ -110,6 +118,7 @@ class ChannelPruner:
             raise EdgepruneError(f"amount must be a fraction in (0, 1), got {amount!r}")
         _choice("unit", unit, ("params", "channels"))
         found = self._current()
+        self._memo = {}
         untouched, scores = [], {}
         for gi, g in enumerate(found):
             why = self._why_not(g)
@@ -117,7 +126,7 @@ class ChannelPruner:
                 if g.width > 0:
                     untouched.append({"name": g.root, "reason": why})
             else:
-                scores[gi] = importance.scores(g, self.importance)
+                scores[gi] = self._scores(g)
         params_before = count_params(self.model)
         cost = CostModel([found[gi] for gi in range(len(found))], params_before)
         ranking = Ranking(found, scores, self.min_channels, self.round_to)
@@ -172,7 +181,7 @@ class ChannelPruner:
         return PruneReport(amount=amount, unit=unit, achieved=float(achieved), reached=bool(reached and not cut.limited),
                            note="; ".join(notes), params_before=before.params, params_after=after.params,
                            macs_before=before.macs, macs_after=after.macs, max_diff=max_diff, layers=rows,
-                           untouched=untouched, history=copy.deepcopy(self.history), importance=self.importance,
+                           untouched=untouched, history=[{"ops": [dict(op, idxs=list(op["idxs"])) for op in step["ops"]]} for step in self.history], importance=self.importance,
                            scope=self.scope, ties=int(cut.ties))
 
 

@@ -5,12 +5,12 @@ The reference zeroes channels where they are *produced* (the output channel of a
 cell gate of an LSTM unit), so it shares no index mapping of the consumers with the pruner, and a wrongly
 mapped consumer shows up at that consumer. Comparing only the final output is not enough: on untrained
 weights with tied BatchNorm statistics it is almost constant, and an off-by-one consumer passed with a
-difference of 1e-13. So the output of every touched layer is compared, relative to its own scale, and in
-both runs every BatchNorm normalises with the batch's own statistics (nothing written back) and adds a fixed
-random offset per channel: each channel then carries activations of unit variance and its own level, even
-where a later mean cancels the variation (a BatchNorm over (B, H, 1) followed by a mean over H). The
-equality holds for any BatchNorm affine, so this changes what is measured, not what must be equal. Both
-runs use the model itself, in its own dtype (no copy); the pruner re-measures a float32 failure in float64.
+difference of 1e-13. So the output of every layer whose inputs change is compared, relative to its own
+scale, and in both runs every BatchNorm adds a fixed random level per channel (folded into its bias): each
+channel then carries its own level even where the running statistics shrink the activations to nothing or a
+later mean cancels them, so a consumer that reads a neighbouring channel shows it. The equality holds for
+any BatchNorm bias, so this changes what is measured, not what must be equal. Both runs use the model
+itself, in its own dtype (no copy); the pruner re-measures a float32 failure in float64 before refusing.
 """
 
 from __future__ import annotations
@@ -43,51 +43,51 @@ def channel_axis(m: nn.Module, t: torch.Tensor) -> int:
     return t.dim() - 1 if isinstance(m, (nn.Linear, nn.LSTM)) else min(1, t.dim() - 1)
 
 
-def relative(ref: list[torch.Tensor], got: list[torch.Tensor]) -> float:
-    """max |ref - got| / max |ref| over a list of tensors (inf when shapes differ or a value is NaN)."""
+def relative(ref: list[torch.Tensor], got: list[torch.Tensor], floor: float = 0.0) -> float:
+    """max |ref - got| / max(max |ref|, floor) over a list of tensors (inf when shapes differ or a value is NaN).
+
+    `floor` lets a model output that is small next to the layer feeding it (a logit near 0 after a max over
+    time) be measured on that layer's scale, where float32 rounding of the layer shows, not on its own.
+    """
     if len(ref) != len(got) or any(a.shape != b.shape for a, b in zip(ref, got)):
         return float("inf")
-    num = max((float((a - b).abs().max()) for a, b in zip(ref, got) if a.numel()), default=0.0)
-    den = max((float(a.abs().max()) for a in ref if a.numel()), default=0.0)
+    num = max((float(torch.sub(a, b).abs_().amax()) for a, b in zip(ref, got) if a.numel()), default=0.0)
+    den = max([floor] + [float(a.abs().amax()) for a in ref if a.numel()])
     if num != num:
         return float("inf")
     return num / den if den > 0 else num
 
 
 @contextlib.contextmanager
-def batch_statistics(model: nn.Module, offsets: dict):
-    """Run `model` in eval mode, every BatchNorm normalising by the batch's statistics (none updated) and
-    adding `offsets[bn]` (one value per channel) to its output.
+def levelled(model: nn.Module, offsets: dict):
+    """Run `model` in eval mode with `offsets[bn]` (one value per channel) added to every BatchNorm's output.
 
-    A BatchNorm that sees a single value per channel (a (1, C) input) uses its running statistics instead.
-    Every module's mode and flags are put back afterwards.
+    The offset is folded into the BatchNorm's bias for the run (no extra pass over the activations); the
+    original parameter objects and every module's mode are put back afterwards.
     """
     modes = [(m, m.training) for m in model.modules()]
-    tracked = {m: m.track_running_stats for m in model.modules() if isinstance(m, layers._BN)}
+    saved, handles = [], []
 
-    def choose(m, args):
-        x = args[0]
-        batched = x.dim() >= 2 and x.numel() // max(1, x.shape[1]) > 1
-        m.training = batched
-        m.track_running_stats = False if batched else tracked[m]
-
-    def shift(m, args, out):
+    def shift(m, args, out):  # a BatchNorm without affine has no bias to fold the offset into
         view = [1] * out.dim()
         view[min(1, out.dim() - 1)] = -1
         return out + offsets[m].to(out).view(view)
 
-    handles = []
     try:
         model.eval()
-        for m in tracked:
-            handles += [m.register_forward_pre_hook(choose), m.register_forward_hook(shift)]
+        for m, table in offsets.items():
+            if m.affine:
+                saved.append((m, m._parameters["bias"]))
+                m._parameters["bias"] = m.bias.detach() + table.to(m.bias)
+            else:
+                handles.append(m.register_forward_hook(shift))
         with torch.no_grad():
             yield
     finally:
         for h in handles:
             h.remove()
-        for m, t in tracked.items():
-            m.track_running_stats = t
+        for m, bias in saved:
+            m._parameters["bias"] = bias
         for m, t in modes:
             m.training = t
 
@@ -122,8 +122,9 @@ class Reference:
     def __init__(self, model: nn.Module, ops, inputs, seed: int = 0):
         self.inputs = inputs
         self.removed = {op["layer"]: torch.tensor(op["idxs"], dtype=torch.long) for op in ops if op["axis"] == "out"}
-        self.names = sorted({op["layer"] for op in ops})
+        self.names = sorted({op["layer"] for op in ops if op["axis"] == "in"})  # the layers whose inputs change
         self.layers: dict[str, list[list[torch.Tensor]]] = {n: [] for n in self.names}
+        self.last_scale = 0.0  # of the last compared layer output: the model output is measured against it too
         g = torch.Generator().manual_seed(seed)
         self.offsets = {n: torch.rand(m.num_features, generator=g, dtype=torch.float64) + 0.2
                         for n, m in model.named_modules() if isinstance(m, layers._BN)}
@@ -162,6 +163,7 @@ class Reference:
                 keep = _complement(idx, ts[0].shape[channel_axis(m, ts[0])])
                 ts = [t.index_select(channel_axis(m, t), keep.to(t.device)) for t in ts]
             self.layers[name].append([t.detach() for t in ts])
+            self.last_scale = max((float(t.abs().amax()) for t in ts if t.numel()), default=0.0)
         return hook
 
     def compare(self, model: nn.Module) -> tuple[float, str | None, int]:
@@ -190,7 +192,7 @@ class Reference:
         for name in self.names:
             if calls[name] != len(self.layers[name]):
                 note(float("inf"), name)
-        out_diff = relative(self.outputs, outputs)
+        out_diff = relative(self.outputs, outputs, floor=self.last_scale)
         if not out_diff <= worst[0]:
             worst = [out_diff, None]
         return float(worst[0]), worst[1], macs
@@ -203,13 +205,13 @@ def _complement(idx: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def _run(model: nn.Module, inputs, stack: contextlib.ExitStack, offsets: dict, add_hooks) -> tuple[list, int]:
-    """The model's outputs under batch statistics (BatchNorm hooks first, then `add_hooks()`), and its MACs."""
+    """The model's outputs, levelled (BatchNorm offsets first, then `add_hooks()`), and the MACs of its layers."""
     macs = [0]
 
     def count(m, args, out):
         macs[0] += layer_macs(m, args, out)
 
-    stack.enter_context(batch_statistics(model, offsets))
+    stack.enter_context(levelled(model, offsets))
     add_hooks()
     handles = [m.register_forward_hook(count) for m in model.modules() if counted(m)]
     stack.callback(lambda: [h.remove() for h in handles])

@@ -108,7 +108,7 @@ def _zeroed_lstm(m: nn.LSTM, idxs):
 
 def _zero_hook(idx: torch.Tensor):
     def hook(m, args, out):
-        return out.index_fill(channel_axis(m, out), idx.to(out.device), 0.0)
+        out.index_fill_(channel_axis(m, out), idx.to(out.device), 0.0)  # the layer's own fresh output
     return hook
 
 

@@ -4,7 +4,7 @@ Run: `python benchmarks/prune_cost.py [--frames 128 --lip-frames 32 --repeat 3]`
 command, date, machine and load, then per model: one forward (s); the pruner's analysis (trace, groups,
 probe) once per model; a 30 % step with verify on and off (the analysis already done, as in every step of
 an iterative method); torch-pruning 1.6.1 alone (graph build + one global 30 % L2 step); and the ratio of
-the verified step to torch-pruning. Medians of --repeat runs. Timings are for reading, never for pass/fail.
+the verified step to torch-pruning. Each run is timed against a forward measured just before it (the\nmachine's load drifts); figures are medians of --repeat runs. Timings are for reading, never for pass/fail.
 """
 
 from __future__ import annotations
@@ -62,28 +62,33 @@ def _torch_pruning_step(model, x) -> None:
     pruner.step()
 
 
-def _tp_seconds(dense, x, repeat: int) -> float:
-    times = []
+def _fresh_forward(dense, x) -> float:
+    """One forward of the dense model right before a measured run (median of 3), so load drifts cancel."""
+    return _forward_seconds(dense, x, 3)
+
+
+def _tp_ratio(dense, x, repeat: int) -> float:
+    ratios = []
     for _ in range(repeat):
-        model = copy.deepcopy(dense)
+        model, fwd = copy.deepcopy(dense), _fresh_forward(dense, x)
         t = time.perf_counter()
         _torch_pruning_step(model, x)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        ratios.append((time.perf_counter() - t) / fwd)
+    return statistics.median(ratios)
 
 
-def _edgeprune_step(dense, x, verify: bool, repeat: int) -> tuple[float, float]:
-    """(analysis seconds, step seconds): medians over fresh copies."""
+def _edgeprune_ratios(dense, x, verify: bool, repeat: int) -> tuple[float, float]:
+    """(analysis, step) in forward passes: medians over fresh copies, each timed against a fresh forward."""
     analysis, step = [], []
     for _ in range(repeat):
-        model = copy.deepcopy(dense)
+        model, fwd = copy.deepcopy(dense), _fresh_forward(dense, x)
         t0 = time.perf_counter()
         pruner = ChannelPruner(model, x, importance="l2", verify=verify)
         t1 = time.perf_counter()
         pruner.prune(0.3)
         t2 = time.perf_counter()
-        analysis.append(t1 - t0)
-        step.append(t2 - t1)
+        analysis.append((t1 - t0) / fwd)
+        step.append((t2 - t1) / fwd)
     return statistics.median(analysis), statistics.median(step)
 
 
@@ -106,16 +111,15 @@ def main() -> None:
         dense = _trained_like(name)
         x = models.example_inputs(name, batch=1, frames=args.frames, lip_frames=args.lip_frames)
         fwd = _forward_seconds(dense, x, args.repeat)
-        analysis, on = _edgeprune_step(dense, x, True, args.repeat)
-        _, off = _edgeprune_step(dense, x, False, args.repeat)
+        analysis, on = _edgeprune_ratios(dense, x, True, args.repeat)
+        _, off = _edgeprune_ratios(dense, x, False, args.repeat)
         try:
-            tp_s = _tp_seconds(dense, x, args.repeat)
-            tp_col, ratio = f"{tp_s / fwd:>9.1f}", f"{on / tp_s:>6.2f}"
+            tp_r = _tp_ratio(dense, x, args.repeat)
+            tp_col, ratio = f"{tp_r:>9.1f}", f"{on / tp_r:>6.2f}"
         except Exception as exc:  # noqa: BLE001 - the baseline library may fail on a model; say so
             tp_col, ratio = f"{'fails':>9}", f"{'-':>6}"
             print(f"# torch-pruning on {name}: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
-        print(f"{name:<12} {fwd:>9.4f} {analysis / fwd:>9.1f} {on / fwd:>8.2f} {off / fwd:>9.2f} {tp_col} {ratio}",
-              flush=True)
+        print(f"{name:<12} {fwd:>9.4f} {analysis:>9.1f} {on:>8.2f} {off:>9.2f} {tp_col} {ratio}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Run: `python benchmarks/prune_cost.py [--frames 128 --lip-frames 32 --repeat 3]`
 command, date, machine and load, then per model: one forward (s); the pruner's analysis (trace, groups,
 probe) once per model; a 30 % step with verify on and off (the analysis already done, as in every step of
 an iterative method); torch-pruning 1.6.1 alone (graph build + one global 30 % L2 step); and the ratio of
-the verified step to torch-pruning. Each run is timed against a forward measured just before it (the\nmachine's load drifts); figures are medians of --repeat runs. Timings are for reading, never for pass/fail.
+the verified step to torch-pruning. Each run is timed against a forward measured just before it (the
+machine's load drifts); figures are medians of --repeat runs. Timings are for reading, never for pass/fail.
 """
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ class ChannelPruner:
         return PruneReport(amount=amount, unit=unit, achieved=float(achieved), reached=bool(reached and not cut.limited),
                            note="; ".join(notes), params_before=before.params, params_after=after.params,
                            macs_before=before.macs, macs_after=after.macs, max_diff=max_diff, layers=rows,
-                           untouched=untouched, history=[{"ops": [dict(op, idxs=list(op["idxs"])) for op in step["ops"]]} for step in self.history], importance=self.importance,
+                           untouched=untouched, history=_copy_history(self.history), importance=self.importance,
                            scope=self.scope, ties=int(cut.ties))
 
 
@@ -213,6 +213,11 @@ def _confirm(model: nn.Module, ops, inputs, undo, diff: float, where):
     at = f" at layer {where!r}" if where else " at the model output"
     raise EdgepruneError(f"verification failed{at}: the pruned model differs from the zeroed reference by "
                          f"{diff:.2e} relative to that layer's scale (> {LIMIT:g}); the model was restored")
+
+
+def _copy_history(history: list[dict]) -> list[dict]:
+    """A copy the caller may change (cheaper than deepcopy, which grew with every step)."""
+    return [{"ops": [dict(op, idxs=list(op["idxs"])) for op in step["ops"]]} for step in history]
 
 
 def importance_methods() -> Sequence[str]:

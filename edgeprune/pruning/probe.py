@@ -41,15 +41,18 @@ def _failed(exc: Exception) -> str:
     return f"a trial cut fails ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
 
 
-def find_bad(model: nn.Module, groups, members: list[int], inputs, first: str | None = None) -> dict[int, str]:
+_UNTRIED = object()
+
+
+def find_bad(model: nn.Module, groups, members: list[int], inputs, first=_UNTRIED) -> dict[int, str]:
     """Group index -> reason, for the groups among `members` whose trial cut is wrong.
 
-    `first`, when given, is the verdict of a trial of exactly `members` already run.
+    `first`, when given, is the verdict (reason or None) of a trial of exactly these `members` already run.
     """
     members = [gi for gi in members if groups[gi].width > 1]
     if not members:
         return {}
-    reason = first if first is not None else trial(model, groups, members, inputs)[0]
+    reason = trial(model, groups, members, inputs)[0] if first is _UNTRIED else first
     if reason is None:
         return {}
     if len(members) == 1:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import gc
 from typing import Iterable, Sequence
 
 import torch
@@ -63,8 +62,8 @@ class ChannelPruner:
     def _analyse(self) -> list[groups_mod.Group]:
         dg, opaque = graph.build(self.model, self.inputs)
         found = groups_mod.collect(dg, self.model, self.ignored, opaque)
+        graph.release(dg)
         del dg, opaque
-        gc.collect()  # the traced graph is cyclic: free it (up to 5 forwards' time) here, not in a later step
         unknown = [gi for gi, g in enumerate(found) if g.reason is None and g.root not in self._verdicts]
         members = [gi for gi in unknown if found[gi].width > 1]
         bad = {}

@@ -62,6 +62,22 @@ def _rnn_macs(m: nn.RNNBase, inp, out) -> int:
     return steps * macs
 
 
+def counted(m: nn.Module) -> bool:
+    """Whether `layer_macs` counts this layer (conv, linear, LSTM/GRU/RNN)."""
+    return isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) or type(m) in _GATES
+
+
+def layer_macs(m: nn.Module, inp, out) -> int:
+    """MACs of one call of layer `m` (a forward hook's arguments); 0 for layers not counted."""
+    if isinstance(m, nn.modules.conv._ConvNd):
+        return _conv_macs(m, out)
+    if isinstance(m, nn.Linear):
+        return _linear_macs(m, out)
+    if type(m) in _GATES:
+        return _rnn_macs(m, inp, out)
+    return 0
+
+
 def count(model: nn.Module, example_inputs: Sequence[torch.Tensor] | torch.Tensor) -> Counts:
     """Count params and MACs of `model` on `example_inputs` (batch included: pass batch 1 for per-sample).
 
@@ -74,15 +90,9 @@ def count(model: nn.Module, example_inputs: Sequence[torch.Tensor] | torch.Tenso
     macs = [0]
 
     def hook(m, inp, out):
-        if isinstance(m, nn.modules.conv._ConvNd):
-            macs[0] += _conv_macs(m, out)
-        elif isinstance(m, nn.Linear):
-            macs[0] += _linear_macs(m, out)
-        elif type(m) in _GATES:
-            macs[0] += _rnn_macs(m, inp, out)
+        macs[0] += layer_macs(m, inp, out)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) or type(m) in _GATES]
+    handles = [m.register_forward_hook(hook) for m in model.modules() if counted(m)]
     was_training = model.training
     model.eval()
     try:

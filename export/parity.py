@@ -3,6 +3,8 @@
 float: max |runtime - torch| <= 1e-4 on the output. int8: >= 99 % identical decisions (sigmoid >= the
 model's threshold for binary models, argmax for multiclass) and the max probability difference reported;
 an embedding model (no decisions) needs a cosine similarity >= 0.98 between every pair of output vectors.
+Every comparison also says whether the PyTorch outputs vary over the samples (`outputs_vary`); when they do
+not, agreement figures compare constants and a `note` says that they mean nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from edgeprune.errors import EdgepruneError
 FLOAT_TOL = 1e-4
 INT8_AGREEMENT = 0.99
 INT8_EMBEDDING_COSINE = 0.98
+CONSTANT_SPREAD = 1e-3  # outputs whose std over the samples is below this fraction of their scale are constant
 
 
 def torch_outputs(model, samples, names, batch: int = 16) -> np.ndarray:
@@ -46,6 +49,12 @@ def compare(expected: np.ndarray, got: np.ndarray, task: str, threshold: float) 
     if not np.all(np.isfinite(got)):
         raise EdgepruneError("parity: the runtime returned NaN or inf")
     result = {"samples": int(len(expected)), "max_abs_diff": float(np.max(np.abs(expected - got)))}
+    spread = _spread(expected)
+    result["outputs_vary"] = bool(spread > CONSTANT_SPREAD)
+    if not result["outputs_vary"]:
+        result["note"] = (f"the PyTorch outputs are constant over the {len(expected)} samples (std {spread:.1e} of "
+                          f"their scale): the agreement figures compare constants and this check says nothing "
+                          f"about the exported model (untrained weights, or layers cut to width 1?)")
     if task in ("binary", "multiclass"):
         p_ref, p_got = _probabilities(expected, task), _probabilities(got, task)
         result["max_prob_diff"] = float(np.max(np.abs(p_ref - p_got)))
@@ -59,8 +68,20 @@ def compare(expected: np.ndarray, got: np.ndarray, task: str, threshold: float) 
     return result
 
 
+def _spread(outputs: np.ndarray) -> float:
+    """Largest std over the samples of any output element, relative to the largest |output| (0 for < 2 samples)."""
+    flat = outputs.reshape(len(outputs), -1).astype(np.float64)
+    if len(flat) < 2:
+        return 0.0
+    scale = float(np.max(np.abs(flat)))
+    return float(np.max(np.std(flat, axis=0))) / scale if scale > 0 else 0.0
+
+
 def gate(result: dict, int8: bool, label: str, strict: bool = True) -> dict:
-    """Set result["passed"]; when `strict`, raise EdgepruneError if `result` (from compare) fails the gate."""
+    """Set result["passed"]; when `strict`, raise EdgepruneError if `result` (from compare) fails the gate.
+
+    Constant outputs do not fail the gate (the export may be right), but result["note"] says the figures are void.
+    """
     if not int8:
         result["passed"] = result["max_abs_diff"] <= FLOAT_TOL
         if strict and not result["passed"]:

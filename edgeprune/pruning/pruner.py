@@ -8,22 +8,14 @@ from typing import Iterable, Sequence
 import torch
 import torch.nn as nn
 
-from edgeprune.counting import count
+from edgeprune.counting import Counts, count, count_params
 from edgeprune.errors import EdgepruneError
-from edgeprune.pruning import graph, groups as groups_mod, importance, layers, probe
+from edgeprune.pruning import carry, graph, groups as groups_mod, importance, layers, probe
 from edgeprune.pruning.lstm import check_supported
 from edgeprune.pruning.replay import apply_ops, compile_ops
 from edgeprune.pruning.report import PruneReport
 from edgeprune.pruning.search import TOLERANCE, CostModel, Ranking, find_cut
-from edgeprune.pruning.verify import LIMIT, difference, reference_outputs, run64
-
-
-def _restore(model: nn.Module, backup: nn.Module) -> None:
-    """Put every layer of `model` back to its state in `backup` (same module tree), keeping object identity."""
-    saved = dict(backup.named_modules())
-    for name, m in model.named_modules():
-        state = {k: v for k, v in saved[name].__dict__.items() if k != "_modules"}
-        m.__dict__.update(state)
+from edgeprune.pruning.verify import LIMIT, Reference
 
 
 class ChannelPruner:
@@ -34,7 +26,9 @@ class ChannelPruner:
     ignored_layers: modules or qualified names (containers ignore everything inside them).
     min_channels: per-layer floor (>= 1: no layer is deleted whole); round_to: kept widths multiples of N.
     scope: "global" (one ranking over all groups) or "layerwise" (the fraction from every group).
-    verify: after each prune compare against the zeroed unpruned model; raise above 1e-5 relative.
+    verify: after each prune compare every touched layer with the zeroed unpruned model; raise above 1e-5 relative.
+    The graph is traced and probed once; later steps carry the groups over (carry.py) unless the model's
+    modules or widths were changed outside the pruner, which triggers a fresh analysis.
     """
 
     def __init__(self, model: nn.Module, example_inputs, importance: str = "bn_scale", residual: str = "couple",
@@ -59,14 +53,27 @@ class ChannelPruner:
                 check_supported(m, name)
         self.history: list[dict] = []
         self._verdicts: dict[str, str | None] = {}  # root name -> probe result, kept across steps
+        self._macs: int | None = None  # MACs of the model as it was at self._signature
+        self._signature: tuple | None = None
+        self._memo: dict = {}  # id(group) -> importance scores, within one step
         self._groups = self._analyse()
 
     # -- analysis -------------------------------------------------------------------------------------
     def _analyse(self) -> list[groups_mod.Group]:
         dg, opaque = graph.build(self.model, self.inputs)
         found = groups_mod.collect(dg, self.model, self.ignored, opaque)
+        graph.release(dg)
+        del dg, opaque
         unknown = [gi for gi, g in enumerate(found) if g.reason is None and g.root not in self._verdicts]
-        bad = probe.find_bad(self.model, found, unknown, self.inputs)
+        members = [gi for gi in unknown if found[gi].width > 1]
+        bad = {}
+        if members:
+            first, ref = probe.trial(self.model, found, members, self.inputs)
+            self._macs = ref.macs  # the trial's reference run is the unpruned model: its MACs come free
+            bad = probe.find_bad(self.model, found, members, self.inputs, first=first)
+        else:
+            self._macs = None
+        self._signature = carry.signature(self.model)
         for gi in unknown:
             self._verdicts[found[gi].root] = bad.get(gi)
         for g in found:
@@ -74,10 +81,18 @@ class ChannelPruner:
                 g.reason = self._verdicts[g.root]
         return found
 
-    def groups(self) -> list[dict]:
-        """The current groups: root layer, width, coupled, and why a group is not a candidate (None if it is)."""
+    def _current(self) -> list[groups_mod.Group]:
+        """The groups of the model as it is now: carried over from the last step, or analysed afresh."""
+        if self._groups is not None and carry.signature(self.model) != self._signature:
+            self._groups = None  # modules or widths changed outside the pruner
         if self._groups is None:
             self._groups = self._analyse()
+        return self._groups
+
+    def groups(self) -> list[dict]:
+        """The current groups: root layer, width, coupled, and why a group is not a candidate (None if it is)."""
+        self._current()
+        self._memo = {}
         return [{"root": g.root, "width": g.width, "coupled": g.coupled, "reason": self._why_not(g)}
                 for g in self._groups]
 
@@ -88,9 +103,15 @@ class ChannelPruner:
             return "a single channel (never deleted whole)"
         if self.residual == "skip" and g.coupled:
             return "residual-coupled (residual='skip')"
-        if importance.scores(g, self.importance) is None:
+        if self._scores(g) is None:
             return "no BatchNorm to rank under importance='bn_scale' (use 'l1' or 'l2')"
         return None
+
+    def _scores(self, g: groups_mod.Group):
+        """importance.scores of `g`, computed once per step (the weights do not change within one)."""
+        if id(g) not in self._memo:
+            self._memo[id(g)] = importance.scores(g, self.importance)
+        return self._memo[id(g)]
 
     # -- one step -------------------------------------------------------------------------------------
     def prune(self, amount: float, unit: str = "params") -> PruneReport:
@@ -98,10 +119,8 @@ class ChannelPruner:
         if not isinstance(amount, (int, float)) or not 0 < float(amount) < 1:
             raise EdgepruneError(f"amount must be a fraction in (0, 1), got {amount!r}")
         _choice("unit", unit, ("params", "channels"))
-        if self._groups is None:
-            self._groups = self._analyse()
-        found, self._groups = self._groups, None  # the graph is rebuilt for the next step
-        before = count(self.model, self.inputs)
+        found = self._current()
+        self._memo = {}
         untouched, scores = [], {}
         for gi, g in enumerate(found):
             why = self._why_not(g)
@@ -109,28 +128,36 @@ class ChannelPruner:
                 if g.width > 0:
                     untouched.append({"name": g.root, "reason": why})
             else:
-                scores[gi] = importance.scores(g, self.importance)
-        cost = CostModel([found[gi] for gi in range(len(found))], before.params)
+                scores[gi] = self._scores(g)
+        params_before = count_params(self.model)
+        cost = CostModel([found[gi] for gi in range(len(found))], params_before)
         ranking = Ranking(found, scores, self.min_channels, self.round_to)
         cut = find_cut(ranking, cost, float(amount), unit, self.scope)
         ops = compile_ops(found, cut.chosen)
         widths_before = _widths(self.model)
-        backup = copy.deepcopy(self.model) if self.verify else None
-        apply_ops(self.model, ops)
-        max_diff = None
-        if self.verify and ops:
-            max_diff = difference(reference_outputs(backup, ops, self.inputs), run64(self.model, self.inputs))
-            if not max_diff <= LIMIT:
-                _restore(self.model, backup)
-                raise EdgepruneError(f"verification failed: pruned outputs differ from the zeroed reference by "
-                                     f"{max_diff:.2e} relative (> {LIMIT:g}); the model was restored")
-        elif self.verify:
-            max_diff = 0.0
-        after = count(self.model, self.inputs)
-        if after.params != cut.params_after:
-            raise EdgepruneError(f"internal: expected {cut.params_after} params after the cut, found {after.params}")
+        ref = Reference(self.model, ops, self.inputs) if self.verify and ops else None
+        macs_before = ref.macs if ref is not None else self._macs_now()
+        undo = apply_ops(self.model, ops)
+        max_diff = 0.0 if self.verify else None
+        macs_after = macs_before
+        try:
+            if ref is not None:
+                max_diff, where, macs_after = ref.compare(self.model)
+                if not max_diff <= LIMIT:
+                    max_diff, where = _confirm(self.model, ops, self.inputs, undo, max_diff, where)
+            elif ops:
+                macs_after = count(self.model, self.inputs).macs
+            params_after = count_params(self.model)
+            if params_after != cut.params_after:
+                raise EdgepruneError(f"internal: expected {cut.params_after} params after the cut, found {params_after}")
+        except BaseException:
+            undo()
+            raise
         if ops:
             self.history.append({"ops": ops})
+            self._groups = carry.restrict(self.model, found, cut.chosen, ops)  # None: analyse afresh next time
+        self._signature, self._macs = carry.signature(self.model), macs_after
+        before, after = Counts(params_before, macs_before), Counts(params_after, macs_after)
         return self._report(float(amount), unit, before, after, cut, ranking, untouched, widths_before, max_diff)
 
     def _report(self, amount, unit, before, after, cut, ranking, untouched, widths_before, max_diff) -> PruneReport:
@@ -156,8 +183,40 @@ class ChannelPruner:
         return PruneReport(amount=amount, unit=unit, achieved=float(achieved), reached=bool(reached and not cut.limited),
                            note="; ".join(notes), params_before=before.params, params_after=after.params,
                            macs_before=before.macs, macs_after=after.macs, max_diff=max_diff, layers=rows,
-                           untouched=untouched, history=copy.deepcopy(self.history), importance=self.importance,
+                           untouched=untouched, history=_copy_history(self.history), importance=self.importance,
                            scope=self.scope, ties=int(cut.ties))
+
+
+    def _macs_now(self) -> int:
+        if self._macs is None or carry.signature(self.model) != self._signature:
+            self._macs, self._signature = count(self.model, self.inputs).macs, carry.signature(self.model)
+        return self._macs
+
+
+def _confirm(model: nn.Module, ops, inputs, undo, diff: float, where):
+    """A float32 mismatch is re-measured in float64 on a copy (rounding, or a real error?); raise if it stays.
+
+    On success the cut stays applied to `model`; on failure `model` is put back and EdgepruneError raised.
+    """
+    floats = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if diff != float("inf") and floats and floats != {torch.float64}:
+        undo()
+        wide = copy.deepcopy(model).double()
+        wide_inputs = tuple(x.double() if torch.is_tensor(x) and x.is_floating_point() else x for x in inputs)
+        ref = Reference(wide, ops, wide_inputs)
+        apply_ops(wide, ops)
+        diff, where, _ = ref.compare(wide)
+        if diff <= LIMIT:
+            apply_ops(model, ops)
+            return diff, where
+    at = f" at layer {where!r}" if where else " at the model output"
+    raise EdgepruneError(f"verification failed{at}: the pruned model differs from the zeroed reference by "
+                         f"{diff:.2e} relative to that layer's scale (> {LIMIT:g}); the model was restored")
+
+
+def _copy_history(history: list[dict]) -> list[dict]:
+    """A copy the caller may change (cheaper than deepcopy, which grew with every step)."""
+    return [{"ops": [dict(op, idxs=list(op["idxs"])) for op in step["ops"]]} for step in history]
 
 
 def importance_methods() -> Sequence[str]:

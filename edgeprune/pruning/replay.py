@@ -6,7 +6,7 @@ with indices in the layer's coordinates *before that step*. Replaying needs no d
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -33,8 +33,41 @@ def _module(model: nn.Module, name: str) -> nn.Module:
         raise EdgepruneError(f"history names layer {name!r}, which this model does not have") from exc
 
 
-def apply_ops(model: nn.Module, ops: Sequence[dict]) -> None:
-    """Remove the listed channels in place (every op validated before any is applied)."""
+_SCALARS = (int, float, bool, str, tuple, type(None))
+
+
+def _snapshot(m: nn.Module) -> dict:
+    """What a channel cut replaces in `m`: its parameter/buffer slots, the LSTM weight list, width attributes.
+
+    Cutting builds new tensors (torch-pruning's and our LSTM pruner never write into the old ones), so
+    keeping references is enough to undo it.
+    """
+    state = {}
+    for k, v in m.__dict__.items():
+        if k in ("_parameters", "_buffers"):
+            state[k] = dict(v)
+        elif k == "_flat_weights":
+            state[k] = list(v)
+        elif isinstance(v, _SCALARS):
+            state[k] = v
+    return state
+
+
+def _put_back(m: nn.Module, state: dict) -> None:
+    for k, v in state.items():
+        if k in ("_parameters", "_buffers"):
+            m.__dict__[k].clear()
+            m.__dict__[k].update(v)
+        else:
+            m.__dict__[k] = v
+
+
+def apply_ops(model: nn.Module, ops: Sequence[dict]) -> Callable[[], None]:
+    """Remove the listed channels in place (every op validated before any is applied).
+
+    Returns `undo()`, which puts every touched layer back as it was (the same parameter objects). If a cut
+    fails part-way, the layers are put back before the error propagates.
+    """
     resolved = []
     for op in ops:
         m = _module(model, op["layer"])
@@ -46,11 +79,22 @@ def apply_ops(model: nn.Module, ops: Sequence[dict]) -> None:
         if any(i < 0 or i >= limit for i in idxs) or len(set(idxs)) >= limit:
             raise EdgepruneError(f"history cut of layer {op['layer']!r} ({op['axis']}) does not fit its width {limit}")
         resolved.append((m, op["axis"], idxs))
-    for m, axis, idxs in resolved:
-        pruner = layers.pruner_of(m)
-        fn = pruner.prune_out_channels if axis == "out" else pruner.prune_in_channels
-        with torch.no_grad():
-            fn(m, idxs)
+    saved = {id(m): (m, _snapshot(m)) for m, _, _ in resolved}
+
+    def undo() -> None:
+        for m, state in saved.values():
+            _put_back(m, state)
+
+    try:
+        for m, axis, idxs in resolved:
+            pruner = layers.pruner_of(m)
+            fn = pruner.prune_out_channels if axis == "out" else pruner.prune_in_channels
+            with torch.no_grad():
+                fn(m, idxs)
+    except BaseException:
+        undo()
+        raise
+    return undo
 
 
 def replay(model: nn.Module, example_inputs, history: Sequence[dict]) -> nn.Module:

@@ -1,80 +1,218 @@
-"""The PITFALLS.md item 10 self-check: the pruned model must equal the unpruned one with the removed channels zeroed.
+"""The PITFALLS.md item 10 self-check, layer by layer: a cut must leave every layer it touches computing what
+that layer computes in the unpruned model with the removed channels zeroed where they are produced.
 
-The reference zeroes channels where they are *produced* (filters, biases, BN affine, LSTM cell gate), so it
-does not share any index mapping of the consumers with the pruner, and a wrongly mapped consumer shows up.
-Both models run in float64, so the figure measures the pruning and not float32 rounding.
+The reference zeroes channels where they are *produced* (the output channel of a filter or BatchNorm, the
+cell gate of an LSTM unit), so it shares no index mapping of the consumers with the pruner, and a wrongly
+mapped consumer shows up at that consumer. Comparing only the final output is not enough: on untrained
+weights with tied BatchNorm statistics it is almost constant, and an off-by-one consumer passed with a
+difference of 1e-13. So the output of every layer whose inputs change is compared, relative to its own
+scale, and in both runs every BatchNorm adds a fixed random level per channel (folded into its bias): each
+channel then carries its own level even where the running statistics shrink the activations to nothing or a
+later mean cancels them, so a consumer that reads a neighbouring channel shows it. The equality holds for
+any BatchNorm bias, so this changes what is measured, not what must be equal. Both runs use the model
+itself, in its own dtype (no copy); the pruner re-measures a float32 failure in float64 before refusing.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 
 import torch
 import torch.nn as nn
 
+from edgeprune.counting import counted, layer_macs
 from edgeprune.pruning import layers
 from edgeprune.pruning.lstm import zero_hidden_units
 
 LIMIT = 1e-5  # relative difference above which a prune is wrong
 
 
-def zero_channels(model: nn.Module, ops) -> None:
-    """Zero, in place, the channels the "out" ops remove, at the layers that produce them."""
-    with torch.no_grad():
-        for op in ops:
-            if op["axis"] != "out":
-                continue
-            m = model.get_submodule(op["layer"])
-            idx = torch.tensor(op["idxs"], dtype=torch.long)
-            if isinstance(m, nn.LSTM):
-                zero_hidden_units(m, op["idxs"])
-            elif isinstance(m, layers._BN):
-                if m.affine:
-                    m.weight[idx] = 0.0
-                    m.bias[idx] = 0.0
-                else:  # its input is already zero: make (0 - mean) / std zero too
-                    m.running_mean[idx] = 0.0
-            else:
-                m.weight[idx] = 0.0
-                if m.bias is not None:
-                    m.bias[idx] = 0.0
-
-
-def _flat(out) -> list[torch.Tensor]:
+def flat(out) -> list[torch.Tensor]:
+    """The tensors of a (nested) module output, in order."""
     if isinstance(out, torch.Tensor):
         return [out]
     if isinstance(out, dict):
-        return [t for v in out.values() for t in _flat(v)]
+        return [t for v in out.values() for t in flat(v)]
     if isinstance(out, (list, tuple)):
-        return [t for v in out for t in _flat(v)]
+        return [t for v in out for t in flat(v)]
     return []
 
 
-def _inputs64(inputs):
-    return tuple(x.double() if torch.is_tensor(x) and x.is_floating_point() else x for x in inputs)
+def channel_axis(m: nn.Module, t: torch.Tensor) -> int:
+    """The axis of `m`'s output that holds its output channels."""
+    return t.dim() - 1 if isinstance(m, (nn.Linear, nn.LSTM)) else min(1, t.dim() - 1)
 
 
-def run64(model: nn.Module, inputs) -> list[torch.Tensor]:
-    """Outputs of a float64 eval-mode copy of `model` (the model itself is not changed)."""
-    m = copy.deepcopy(model).double().eval()
-    with torch.no_grad():
-        return _flat(m(*_inputs64(inputs)))
+def relative(ref: list[torch.Tensor], got: list[torch.Tensor], floor: float = 0.0) -> float:
+    """max |ref - got| / max(max |ref|, floor) over a list of tensors (inf when shapes differ or a value is NaN).
 
-
-def difference(ref: list[torch.Tensor], got: list[torch.Tensor]) -> float:
-    """max |ref - got| / max |ref| over all outputs (inf when shapes differ)."""
+    `floor` lets a model output that is small next to the layer feeding it (a logit near 0 after a max over
+    time) be measured on that layer's scale, where float32 rounding of the layer shows, not on its own.
+    """
     if len(ref) != len(got) or any(a.shape != b.shape for a, b in zip(ref, got)):
         return float("inf")
-    num = max((float((a - b).abs().max()) for a, b in zip(ref, got) if a.numel()), default=0.0)
-    den = max((float(a.abs().max()) for a in ref if a.numel()), default=0.0)
-    if num != num:  # NaN
+    num = max((float(torch.sub(a, b).abs_().amax()) for a, b in zip(ref, got) if a.numel()), default=0.0)
+    den = max([floor] + [float(a.abs().amax()) for a in ref if a.numel()])
+    if num != num:
         return float("inf")
     return num / den if den > 0 else num
 
 
-def reference_outputs(unpruned: nn.Module, ops, inputs) -> list[torch.Tensor]:
-    """Outputs of `unpruned` (float64 copy) with the channels of `ops` zeroed."""
-    ref = copy.deepcopy(unpruned).double().eval()
-    zero_channels(ref, ops)
-    with torch.no_grad():
-        return _flat(ref(*_inputs64(inputs)))
+@contextlib.contextmanager
+def levelled(model: nn.Module, offsets: dict):
+    """Run `model` in eval mode with `offsets[bn]` (one value per channel) added to every BatchNorm's output.
+
+    The offset is folded into the BatchNorm's bias for the run (no extra pass over the activations); the
+    original parameter objects and every module's mode are put back afterwards.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    saved, handles = [], []
+
+    def shift(m, args, out):  # a BatchNorm without affine has no bias to fold the offset into
+        view = [1] * out.dim()
+        view[min(1, out.dim() - 1)] = -1
+        return out + offsets[m].to(out).view(view)
+
+    try:
+        model.eval()
+        for m, table in offsets.items():
+            if m.affine:
+                saved.append((m, m._parameters["bias"]))
+                m._parameters["bias"] = m.bias.detach() + table.to(m.bias)
+            else:
+                handles.append(m.register_forward_hook(shift))
+        with torch.no_grad():
+            yield
+    finally:
+        for h in handles:
+            h.remove()
+        for m, bias in saved:
+            m._parameters["bias"] = bias
+        for m, t in modes:
+            m.training = t
+
+
+@contextlib.contextmanager
+def _zeroed_lstm(m: nn.LSTM, idxs):
+    """Temporarily give `m` copies of its weights with hidden units `idxs` silenced (a hook cannot: they recur)."""
+    saved = {n: getattr(m, n) for n in m._flat_weights_names}
+    try:
+        for n, p in saved.items():
+            setattr(m, n, nn.Parameter(p.detach().clone(), requires_grad=p.requires_grad))
+        zero_hidden_units(m, idxs)
+        yield
+    finally:
+        for n, p in saved.items():
+            setattr(m, n, p)
+
+
+def _zero_hook(idx: torch.Tensor):
+    def hook(m, args, out):
+        out.index_fill_(channel_axis(m, out), idx.to(out.device), 0.0)  # the layer's own fresh output
+    return hook
+
+
+class Reference:
+    """The unpruned model with the channels `ops` remove zeroed: the outputs of every touched layer and of the model.
+
+    Run it before the cut (`Reference(model, ops, inputs)`), cut, then `compare(model)` runs the pruned model
+    through the same layers. Both runs also count MACs (`.macs`), so the pruner needs no extra forward to count.
+    """
+
+    def __init__(self, model: nn.Module, ops, inputs, seed: int = 0):
+        self.inputs = inputs
+        self.removed = {op["layer"]: torch.tensor(op["idxs"], dtype=torch.long) for op in ops if op["axis"] == "out"}
+        self.names = sorted({op["layer"] for op in ops if op["axis"] == "in"})  # the layers whose inputs change
+        self.layers: dict[str, list[list[torch.Tensor]]] = {n: [] for n in self.names}
+        self.last_scale = 0.0  # of the last compared layer output: the model output is measured against it too
+        g = torch.Generator().manual_seed(seed)
+        self.offsets = {n: torch.rand(m.num_features, generator=g, dtype=torch.float64) + 0.2
+                        for n, m in model.named_modules() if isinstance(m, layers._BN)}
+        with contextlib.ExitStack() as stack:
+            self.outputs, self.macs = _run(model, inputs, stack, self._offsets(model, pruned=False),
+                                           lambda: self._hooks(model, stack))
+
+    def _offsets(self, model: nn.Module, pruned: bool) -> dict:
+        """Each BatchNorm's offsets: removed channels get none (reference) or are left out (pruned run)."""
+        out = {}
+        for name, table in self.offsets.items():
+            idx = self.removed.get(name)
+            if idx is not None and len(idx):
+                table = table[_complement(idx, len(table))] if pruned else table.index_fill(0, idx, 0.0)
+            out[model.get_submodule(name)] = table
+        return out
+
+    def _hooks(self, model: nn.Module, stack: contextlib.ExitStack) -> None:
+        handles = []
+        stack.callback(lambda: [h.remove() for h in handles])
+        for name, idx in self.removed.items():
+            m = model.get_submodule(name)
+            if isinstance(m, nn.LSTM):
+                stack.enter_context(_zeroed_lstm(m, idx.tolist()))
+            else:
+                handles.append(m.register_forward_hook(_zero_hook(idx)))
+        for name in self.names:
+            handles.append(model.get_submodule(name).register_forward_hook(self._keep(name)))
+
+    def _keep(self, name):
+        idx = self.removed.get(name)
+
+        def hook(m, args, out):
+            ts = flat(out)
+            if idx is not None and len(idx):
+                keep = _complement(idx, ts[0].shape[channel_axis(m, ts[0])])
+                ts = [t.index_select(channel_axis(m, t), keep.to(t.device)) for t in ts]
+            self.layers[name].append([t.detach() for t in ts])
+            self.last_scale = max((float(t.abs().amax()) for t in ts if t.numel()), default=0.0)
+        return hook
+
+    def compare(self, model: nn.Module) -> tuple[float, str | None, int]:
+        """(max relative difference, the layer where it is largest (None: the model output), MACs) for the cut model."""
+        worst = [0.0, None]
+        calls = {n: 0 for n in self.names}
+
+        def note(diff, where):
+            if not diff <= worst[0]:  # NaN and inf count as worst
+                worst[0], worst[1] = diff, where
+
+        def hook_for(name):
+            def hook(m, args, out):
+                k = calls[name]
+                calls[name] += 1
+                ref = self.layers[name][k] if k < len(self.layers[name]) else None
+                note(float("inf") if ref is None else relative(ref, flat(out)), name)
+            return hook
+
+        def hooks(stack):
+            handles = [model.get_submodule(n).register_forward_hook(hook_for(n)) for n in self.names]
+            stack.callback(lambda: [h.remove() for h in handles])
+
+        with contextlib.ExitStack() as stack:
+            outputs, macs = _run(model, self.inputs, stack, self._offsets(model, pruned=True), lambda: hooks(stack))
+        for name in self.names:
+            if calls[name] != len(self.layers[name]):
+                note(float("inf"), name)
+        out_diff = relative(self.outputs, outputs, floor=self.last_scale)
+        if not out_diff <= worst[0]:
+            worst = [out_diff, None]
+        return float(worst[0]), worst[1], macs
+
+
+def _complement(idx: torch.Tensor, width: int) -> torch.Tensor:
+    mask = torch.ones(width, dtype=torch.bool)
+    mask[idx] = False
+    return mask.nonzero().flatten()
+
+
+def _run(model: nn.Module, inputs, stack: contextlib.ExitStack, offsets: dict, add_hooks) -> tuple[list, int]:
+    """The model's outputs, levelled (BatchNorm offsets first, then `add_hooks()`), and the MACs of its layers."""
+    macs = [0]
+
+    def count(m, args, out):
+        macs[0] += layer_macs(m, args, out)
+
+    stack.enter_context(levelled(model, offsets))
+    add_hooks()
+    handles = [m.register_forward_hook(count) for m in model.modules() if counted(m)]
+    stack.callback(lambda: [h.remove() for h in handles])
+    return [t.detach() for t in flat(model(*inputs))], macs[0]

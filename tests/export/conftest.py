@@ -38,6 +38,26 @@ STANDIN = textwrap.dedent(
 )
 
 
+def output_spread(model, inputs) -> tuple[float, float]:
+    """(largest std over the samples of any output element, largest |output|) of `model` on a batch `inputs`."""
+    with torch.no_grad():
+        y = model(*inputs)
+    y = y.reshape(y.shape[0], -1).double()
+    return float(y.std(dim=0).max()), float(y.abs().max())
+
+
+def assert_outputs_vary(model, inputs, relative: float = 0.01, absolute: float = 1e-4) -> None:
+    """A parity check on constant outputs compares constants: the outputs must vary over the samples."""
+    std, top = output_spread(model, inputs)
+    assert std > absolute and std > relative * top, f"outputs hardly vary over {len(inputs[0])} inputs: std {std:.2e}, max {top:.2e}"
+
+
+@pytest.fixture()
+def outputs_vary():
+    """assert_outputs_vary, for tests of models built elsewhere."""
+    return assert_outputs_vary
+
+
 @pytest.fixture()
 def standin(tmp_path, monkeypatch):
     """The stand-in module `export_standin` (importable by name here), with a fixed seed."""
@@ -48,6 +68,8 @@ def standin(tmp_path, monkeypatch):
     sys.modules.pop("export_standin", None)
     import export_standin
 
+    torch.manual_seed(0)
+    assert_outputs_vary(export_standin.build().eval(), (torch.randn(16, 30, 40, generator=torch.Generator().manual_seed(1)),))
     torch.manual_seed(0)
     yield export_standin
     sys.modules.pop("export_standin", None)

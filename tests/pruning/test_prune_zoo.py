@@ -5,8 +5,11 @@ import torch
 
 from edgeprune import count, models
 from edgeprune.pruning import ChannelPruner
-from edgeprune.pruning.search import TOLERANCE
 from pruning_nets import spread_gammas
+
+# Stated here, not read from the implementation: one channel of the widest zoo layer holds well under 1 %
+# of any zoo model's params, so every step must land within 1 % (relative) of the asked fraction.
+WITHIN = 0.01
 
 SLOW = {"misp-video", "av-decision", "tv-lip-mbv2", "tv-av", "tv-video"}
 CASES = [pytest.param(n, a, marks=pytest.mark.slow) if n in SLOW else (n, a)
@@ -28,8 +31,9 @@ def test_zoo_model_prunes_verified(name, amount):
     after = count(model, x)
     assert model(*x).shape == shape
     assert report.params_before == before.params and report.params_after == after.params
+    assert report.macs_before == before.macs and report.macs_after == after.macs
     assert report.reached, report.note
-    assert abs(1 - after.params / before.params - amount) <= TOLERANCE * amount
+    assert abs(1 - after.params / before.params - amount) <= WITHIN * amount
     assert after.macs < before.macs
     assert report.max_diff <= 1e-5
 

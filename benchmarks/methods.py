@@ -47,6 +47,17 @@ def budgets(quick: bool) -> dict:
     }
 
 
+def _short_of_target(model, params: int, dense: int, ratio: float) -> str:
+    """What was measured when the peer fell short (not a guessed cause): where it stopped, at which channel
+    ratio, and how much of what is left sits in layers that BN-scale importance cannot rank (no BatchNorm)."""
+    import torch
+
+    no_bn = sum(p.numel() for m in model.modules() if isinstance(m, (torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear))
+                for p in m.parameters(recurse=False))
+    return (f"stopped at WSR {1 - params / dense:.3f} (pruning_ratio {ratio:.2f}); {no_bn / params:.0%} of the "
+            f"params left are in LSTM/GRU/Linear layers, which have no BatchNorm scale to rank")
+
+
 # ---------------------------------------------------------------- our methods
 def slim(out: Path, **kw) -> dict:
     from edgeprune.methods import run
@@ -121,7 +132,7 @@ def peer_bnscale(out: Path, model_name: str, target: float, common: dict, seed: 
         error = f"{type(exc).__name__}: {exc}"[:200]
     result_params = count(model, ctx.example).params
     if error is None and 1 - result_params / dense < target - 0.02:
-        error = failures[0] if failures else "BN-scale ranking cannot remove more (LSTM/FC groups have no BN)"
+        error = failures[0] if failures else _short_of_target(model, result_params, dense, hi)
     seed_step(seed, "final")
     if error is None:
         ctx.fit(model, "final", epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, desc="peer fine-tune")

@@ -143,7 +143,7 @@ class Context:
 
         return ChannelPruner(model, self.example, importance=importance, residual=self.cfg.residual,
                              ignored_layers=tuple(ignored), min_channels=self.cfg.min_channels, scope=scope,
-                             verify=True)
+                             verify=True, max_step_share=self.cfg.max_step_share)
 
 
 def _params_by_prefix(model: nn.Module) -> dict[str, int]:

@@ -11,6 +11,7 @@ import torch.nn as nn
 from edgeprune.counting import Counts, count, count_params
 from edgeprune.errors import EdgepruneError
 from edgeprune.pruning import carry, graph, groups as groups_mod, importance, layers, probe
+from edgeprune.pruning.importance import NORMALIZERS
 from edgeprune.pruning.lstm import check_supported
 from edgeprune.pruning.replay import apply_ops, compile_ops
 from edgeprune.pruning.report import PruneReport
@@ -21,7 +22,10 @@ from edgeprune.pruning.verify import LIMIT, Reference
 class ChannelPruner:
     """Physically remove channels of `model` in place (see docs/CONTRACTS.md and the README).
 
-    importance: "bn_scale" (|gamma|, groups without BatchNorm are not candidates), "l1", "l2" (filter norms).
+    importance: "bn_scale" (|gamma|, groups without BatchNorm are not candidates), "l1", "l2" (filter norms),
+    "bn_scale+l1" (|gamma| where there is BatchNorm, L1 elsewhere, each family scaled by its median).
+    normalizer: l1/l2 only: "mean" (each group's norms over their mean, the default), "fan_in", "none" (raw).
+    max_step_share: at most this share of a group's channels goes in one prune() (None: no ceiling).
     residual: "couple" cuts residual-coupled groups jointly; "skip" leaves every residual-tied channel alone.
     ignored_layers: modules or qualified names (containers ignore everything inside them).
     min_channels: per-layer floor (>= 1: no layer is deleted whole); round_to: kept widths multiples of N.
@@ -33,12 +37,16 @@ class ChannelPruner:
 
     def __init__(self, model: nn.Module, example_inputs, importance: str = "bn_scale", residual: str = "couple",
                  ignored_layers: Iterable = (), min_channels: int = 1, round_to: int | None = None,
-                 scope: str = "global", verify: bool = True):
+                 scope: str = "global", verify: bool = True, normalizer: str = "mean",
+                 max_step_share: float | None = None):
         if not isinstance(model, nn.Module):
             raise EdgepruneError(f"ChannelPruner needs an nn.Module, got {type(model).__name__}")
         _choice("importance", importance, importance_methods())
         _choice("residual", residual, ("couple", "skip"))
         _choice("scope", scope, ("global", "layerwise"))
+        _choice("normalizer", normalizer, NORMALIZERS)
+        if max_step_share is not None and not (isinstance(max_step_share, (int, float)) and 0 < max_step_share <= 1):
+            raise EdgepruneError(f"max_step_share must be None or a fraction in (0, 1], got {max_step_share!r}")
         if not isinstance(min_channels, int) or min_channels < 1:
             raise EdgepruneError(f"min_channels must be an integer >= 1, got {min_channels!r}")
         if round_to is not None and (not isinstance(round_to, int) or round_to < 1):
@@ -47,6 +55,7 @@ class ChannelPruner:
         self.inputs = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
         self.importance, self.residual, self.scope = importance, residual, scope
         self.min_channels, self.round_to, self.verify = min_channels, round_to, verify
+        self.normalizer, self.max_step_share = normalizer, max_step_share
         self.ignored = _resolve_ignored(model, ignored_layers)
         for name, m in model.named_modules():
             if isinstance(m, nn.LSTM):
@@ -104,7 +113,7 @@ class ChannelPruner:
         if self.residual == "skip" and g.coupled:
             return "residual-coupled (residual='skip')"
         if self._scores(g) is None:
-            return "no BatchNorm to rank under importance='bn_scale' (use 'l1' or 'l2')"
+            return "no BatchNorm to rank under importance='bn_scale' (use 'bn_scale+l1', 'l1' or 'l2')"
         return None
 
     def _scores(self, g: groups_mod.Group):
@@ -121,17 +130,19 @@ class ChannelPruner:
         _choice("unit", unit, ("params", "channels"))
         found = self._current()
         self._memo = {}
-        untouched, scores = [], {}
+        untouched, candidates = [], {}
         for gi, g in enumerate(found):
             why = self._why_not(g)
             if why:
                 if g.width > 0:
                     untouched.append({"name": g.root, "reason": why})
             else:
-                scores[gi] = self._scores(g)
+                candidates[gi] = g
+        # ranked together: bn_scale+l1 standardises each family over all candidate groups
+        scores = importance.rank(candidates, self.importance, self.normalizer)
         params_before = count_params(self.model)
         cost = CostModel([found[gi] for gi in range(len(found))], params_before)
-        ranking = Ranking(found, scores, self.min_channels, self.round_to)
+        ranking = Ranking(found, scores, self.min_channels, self.round_to, self.max_step_share)
         cut = find_cut(ranking, cost, float(amount), unit, self.scope)
         ops = compile_ops(found, cut.chosen)
         widths_before = _widths(self.model)

@@ -1,5 +1,8 @@
 """Choose which channels go: the global (or per-group) ranking cut that removes the asked amount.
 
+Per group, at most width - floor channels go (min_channels), and at most floor(max_share * width) in one step
+(the step ceiling: a ranking that favours one layer can take at most that share of it per step).
+
 For unit="params" the cut is searched (bisection over the ranking) so that the removed fraction of the
 *current* parameters lands as close as the channel granularity allows; the parameter count of every
 candidate cut is computed exactly from layer widths (layers.params_at), without touching the model.
@@ -65,12 +68,21 @@ def _rounded(width: int, n_cut: int, round_to: int | None) -> int:
     return width - kept
 
 
-class Ranking:
-    """Candidate channels ordered by score (ties broken by group, then channel index), floors applied."""
+def _ceiling(width: int, max_share: float | None) -> int:
+    """Channels one step may take from a group of `width` (the epsilon keeps 0.29 * 100 at 29)."""
+    if max_share is None:
+        return width
+    return int(math.floor(max_share * width + 1e-9))
 
-    def __init__(self, groups: list[Group], scores: dict[int, np.ndarray], min_channels: int, round_to):
+
+class Ranking:
+    """Candidate channels ordered by score (ties broken by group, then channel index), floors and ceiling applied."""
+
+    def __init__(self, groups: list[Group], scores: dict[int, np.ndarray], min_channels: int, round_to,
+                 max_share: float | None = None):
         self.groups, self.scores, self.round_to = groups, scores, round_to
-        self.caps = {gi: groups[gi].width - _floor(groups[gi].width, min_channels) for gi in scores}
+        self.caps = {gi: min(groups[gi].width - _floor(groups[gi].width, min_channels),
+                             _ceiling(groups[gi].width, max_share)) for gi in scores}
         self.per_group = {gi: np.argsort(s, kind="stable") for gi, s in scores.items()}
         entries = [(float(s[c]), gi, int(c)) for gi, s in scores.items() for c in range(len(s))]
         entries.sort()
@@ -103,9 +115,10 @@ class Ranking:
             if not len(pairs_kept) or not len(pairs_cut):
                 return 0
             edge = max(pairs_cut)
-            if min(pairs_kept) > edge:
+            kept_at_edge = int(np.sum(np.asarray(pairs_kept) == edge))
+            if not kept_at_edge:  # kept channels below the edge are held by floors or the ceiling, not ties
                 return 0
-            return int(np.sum(np.asarray(pairs_cut) == edge) + np.sum(np.asarray(pairs_kept) == edge))
+            return int(np.sum(np.asarray(pairs_cut) == edge)) + kept_at_edge
 
         if scope == "global":
             cut_s, kept_s = [], []
@@ -169,14 +182,15 @@ def find_cut(ranking: Ranking, cost: CostModel, amount: float, unit: str, scope:
     if not ranking.scores:
         limited = "no candidate channels"
     elif unit == "params" and removed(last) < amount * cost.total * (1 - TOLERANCE):
-        limited = f"at most {removed(last) / cost.total:.4f} of the params can go (per-layer floors, candidates)"
+        limited = (f"at most {removed(last) / cost.total:.4f} of the params can go (per-layer floors, "
+                   f"step ceiling, candidates)")
     elif unit == "channels":
         asked = {gi: int(round(amount * ranking.groups[gi].width)) for gi in ranking.scores}
         got = {gi: len(c) for gi, c in chosen.items()}
         if scope == "global" and sum(got.values()) != int(round(amount * ranking.total_channels)):
-            limited = "per-layer floors or round_to"
+            limited = "per-layer floors, step ceiling or round_to"
         if scope == "layerwise" and got != asked:
-            limited = "per-layer floors or round_to"
+            limited = "per-layer floors, step ceiling or round_to"
     return _finish(ranking, cost, chosen, limited, scope)
 
 

@@ -15,7 +15,7 @@ def test_every_field_has_help():
 
 def test_resolve_fills_method_and_model_defaults():
     c = SlimConfig(data="folder:clips").resolve({"epochs": 7, "lr": 2e-4, "batch_size": 16})
-    assert (c.method, c.model, c.per_round, c.scope, c.importance) == ("cplr", "tv-audio", 0.3, "global", "bn_scale")
+    assert (c.method, c.model, c.per_round, c.scope, c.importance) == ("cplr", "tv-audio", 0.3, "global", "bn_scale+l1")
     assert (c.epochs, c.lr, c.batch_size, c.finetune_epochs) == (7, 2e-4, 16, 7)
     assert c.out == "runs/cplr-tv-audio-folder-clips"
     # on the small built-in corpus the synth recipe replaces the model's paper defaults ...

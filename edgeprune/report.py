@@ -148,6 +148,18 @@ CURVES_LEGEND = ("curves.png: one colour per run; dots are rounds, the star is t
                  "the threshold chosen on dev.")
 
 
+def comparison_table(rows: list[dict]) -> str:
+    """Several runs on one screen: run, WSR, params and test Score dense -> final (rows of comparison())."""
+    width = max(len("run"), *(len(r["label"]) for r in rows))
+    head = f"{'run':<{width}} {'WSR':>6} {'params dense -> final':>22} {'test Score dense -> final':>26}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        params = f"{_fmt(r['params_dense'], ',d')} -> {_fmt(r['params'], ',d')}"
+        score = f"{_fmt(r['test_score_dense'])} -> {_fmt(r['test_score'])}"
+        lines.append(f"{r['label']:<{width}} {_fmt(r['wsr'], '.3f'):>6} {params:>22} {score:>26}")
+    return "\n".join(lines)
+
+
 def _md_table(head: list[str], rows: list[list]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

@@ -195,3 +195,16 @@ def test_curves_have_a_fixed_axis_reference_lines_and_a_legend(tmp_path):
     image = matplotlib.image.imread(tmp_path / "cmp" / "curves.png")  # a PNG that decodes
     assert image.shape[1] == 1320 and 500 < image.shape[0] < 800 and image.std() > 0.05
     assert not math.isnan(float(image.mean()))
+
+
+def test_report_command_prints_the_runs_side_by_side(tmp_path, capsys):
+    a = make_run(tmp_path / "a", "cplr")
+    b = make_run(tmp_path / "b", "cp", test=(0.70, 0.90, 0.80))
+    assert report_cmd.run(parse(report_cmd, [str(a), str(b), "--out", str(tmp_path / "cmp")])) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("run ")))
+    assert lines[start].split() == ["run", "WSR", "params", "dense", "->", "final", "test", "Score", "dense", "->",
+                                    "final"]
+    assert lines[start + 2].split() == ["cplr", "·", "tv-audio", "·", "synth", "0.500", "1,000", "->", "500",
+                                        "0.6300", "->", "0.6500"]
+    assert lines[start + 3].split()[-3:] == ["0.7000", "->", "0.8000"]

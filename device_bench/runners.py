@@ -19,6 +19,8 @@ _MODULES = {
     "tflite-runtime": ("tflite_runtime.interpreter", "tflite-runtime"),
 }
 _PACKAGES = {"ort": "onnxruntime", "litert": "ai_edge_litert", "tflite-runtime": "tflite_runtime"}
+# Beside edgeprune (not on a bare board) the TFLite runtime comes with edgeprune's optional extra.
+_TFLITE_HINT = 'pip install ai-edge-litert; beside edgeprune: pip install "edgeprune[tflite]"'
 
 
 def _first_line(exc: BaseException) -> str:
@@ -32,8 +34,9 @@ def import_runtime(runtime: str):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        hint = _TFLITE_HINT if runtime == "litert" else f"pip install {package}"
         raise NoRuntimeError(f"runtime {runtime!r} is not available in this Python: {_first_line(exc)} "
-                             f"(pip install {package})") from None
+                             f"({hint})") from None
 
 
 def runtime_version(runtime: str) -> str:
@@ -59,7 +62,13 @@ def choose_runtime(path: str, requested: str) -> str:
             import_runtime("litert")
             return "litert"
         except NoRuntimeError:
-            return "tflite-runtime"
+            pass
+        try:
+            import_runtime("tflite-runtime")
+        except NoRuntimeError:
+            raise NoRuntimeError(f"{path}: no TFLite runtime in this Python ({_TFLITE_HINT}; "
+                                 "or tflite-runtime with numpy<2)") from None
+        return "tflite-runtime"
     if requested not in RUNTIMES:
         raise BenchError(f"unknown runtime {requested!r}; choose one of auto, {', '.join(RUNTIMES)}")
     if (requested == "ort") != (ext == ".onnx"):

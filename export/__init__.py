@@ -44,6 +44,10 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     out = Path(out)
     if out.suffix != FORMATS[fmt]:
         raise EdgepruneError(f"--out {out} must end in {FORMATS[fmt]} for format {fmt}")
+    if fmt == "tflite":
+        from edgeprune.export.tflite_extra import require_tflite
+
+        require_tflite(int8)
     if int8 and calib is None:
         raise EdgepruneError("int8 export needs calibration data: pass calib (a data spec, or 'random' for a smoke test)")
     source = resolve(ckpt_or_model, example_inputs=example_inputs, input_names=input_names, task=task, meta=meta,

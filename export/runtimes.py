@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeprune.errors import EdgepruneError
+from edgeprune.export.tflite_extra import tflite_extra_error
 
 # The TFLite interpreters with the same API, in order of preference (PITFALLS.md "TFLite").
 _TFLITE_MODULES = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.interpreter", "tflite-runtime"))
@@ -48,15 +49,12 @@ class OrtRunner:
 def tflite_interpreter_class():
     """The Interpreter class of ai-edge-litert, else of tflite-runtime; a clear error naming the extra."""
     errors = []
-    for module_name, package in _TFLITE_MODULES:
+    for module_name, _package in _TFLITE_MODULES:
         try:
             return importlib.import_module(module_name).Interpreter
         except ImportError as exc:
-            errors.append(f"{package}: {exc}")
-    raise EdgepruneError(
-        "no TFLite runtime: install the 'tflite' extra (pip install 'edgeprune[tflite]') or tflite-runtime "
-        f"({'; '.join(errors)})"
-    )
+            errors.append(exc)
+    raise tflite_extra_error(errors[0], "running a .tflite file")
 
 
 class TfliteRunner:

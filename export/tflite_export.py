@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
+from edgeprune.export.tflite_extra import tflite_extra_error
 from edgeprune.export.unsupported import converter_error
 
 
@@ -33,9 +33,7 @@ def import_litert_torch():
     try:
         import litert_torch
     except ImportError as exc:
-        raise EdgepruneError(
-            f"TFLite export needs the 'tflite' extra: pip install 'edgeprune[tflite]' ({exc})"
-        ) from None
+        raise tflite_extra_error(exc) from None
     return litert_torch
 
 

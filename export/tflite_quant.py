@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
+from edgeprune.export.tflite_extra import tflite_extra_error
 
 SIGNATURE = "serving_default"  # the signature litert-torch writes
 
@@ -23,7 +24,7 @@ def quantize_tflite(float_path: Path, out_path: Path, samples, metadata: dict[st
     try:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError as exc:
-        raise EdgepruneError(f"TFLite int8 needs the 'tflite' extra: pip install 'edgeprune[tflite]' ({exc})") from None
+        raise tflite_extra_error(exc, "--format tflite --int8") from None
     feeds = [{k: v[i : i + 1] for k, v in samples.inputs.items()} for i in range(len(samples))]
     try:
         with quiet():  # C++ logging through the file descriptors too, not only Python's streams

@@ -449,7 +449,9 @@ def _zoo_names():
     return models.names()
 
 
-@pytest.mark.parametrize("name", _zoo_names())
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n in ("misp-video", "av-decision", "tv-lip-mbv2", "tv-video", "tv-av") else n
+                                  for n in _zoo_names()])
 def test_every_zoo_model_pruned_round_trips_identically(tmp_path, name):
     from edgeprune import models
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "write report.json, report.md and curves.png for slim run directories (several: one curve each)"
+HELP = "write report.json, report.md and curves.png for slim run directories (several: side by side)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,13 +15,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from edgeprune.report import round_table, write_report
+    from edgeprune.report import comparison_table, round_table, write_report
 
     out = Path(args.out) if args.out else (Path(args.dirs[0]) / "report" if len(args.dirs) == 1 else Path("report"))
     content = write_report(args.dirs, out)
     for rep in content.get("runs", [content]):
         print(f"{rep['method']} on {rep['model']}: {rep['run']}")
         print(round_table(rep["rounds"] + ([rep["final"]] if rep["final"] else [])))
+        print()
+    if "comparison" in content:
+        print(comparison_table(content["comparison"]))
         print()
     print(f"wrote {out}/report.json, {out}/report.md, {out}/curves.png")
     return 0

@@ -115,7 +115,7 @@ def test_wav_reader_round_trip_and_errors(tmp_path):
 
 def test_data_synth_command_round_trips_through_folder(tmp_path, capsys):
     out = tmp_path / "corpus"
-    assert run_command(["synth", "--out", str(out), "--train", "6", "--dev", "3", "--test", "2",
+    assert run_command(["synth", "--out", str(out), "--train", "6", "--dev", "3", "--test", "2", "--lips",
                         "--cache-dir", str(tmp_path / "cache")]) == 0
     assert "folder:" in capsys.readouterr().out
     summary = json.loads((out / "corpus.json").read_text())

@@ -41,7 +41,8 @@ def _checkpoint(tmp_path, name, pruned, outputs_vary):
 
 
 @pytest.mark.parametrize("pruned", [False, True], ids=["dense", "slim"])
-@pytest.mark.parametrize("name", ["tv-audio", "misp-audio", "lenet5", "tv-lip-mbv2"])
+@pytest.mark.parametrize("name", ["tv-audio", *(pytest.param(n, marks=pytest.mark.slow)
+                                               for n in ("misp-audio", "lenet5", "tv-lip-mbv2"))])
 def test_zoo_onnx_float_and_int8(tmp_path, name, pruned, outputs_vary):
     ckpt, model = _checkpoint(tmp_path, name, pruned, outputs_vary)
     report = export_model(ckpt, "onnx", tmp_path / "m.onnx")

@@ -59,6 +59,7 @@ def _max_diff(a, b):
     return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
 
 
+@pytest.mark.slow
 def test_two_ranks_equal_one_rank_without_bn(tmp_path):
     r0, r1 = _run_two_ranks(False, tmp_path)
     assert _max_diff(r0["state"], r1["state"]) == 0.0

@@ -13,6 +13,7 @@ def synth(tmp_path_factory):
     return open_data("synth", inputs=("fbank",), seed=0, cache_dir=tmp_path_factory.mktemp("synth"), train=24, dev=12, test=6)
 
 
+@pytest.mark.slow
 def test_tv_audio_trains_and_evaluates_on_synth(synth):
     spec = models.spec("tv-audio")
     cfg = TrainConfig.for_model(spec, epochs=2, batch_size=8, progress=False)

@@ -20,7 +20,8 @@ def add_arguments(parser) -> None:
     p = sub.add_parser("synth", help="write the synth corpus", description=DESCRIPTION)
     p.add_argument("--out", required=True, help="output folder (created; must be empty unless --force)")
     p.add_argument("--seed", type=int, default=0, help="generation seed (same seed, same corpus)")
-    # Same numbers as edgeprune.data.synth.DEFAULT_SIZES (not imported here: it pulls in torch, --help stays fast).
+    # Same numbers as edgeprune.data.folder_writer.WRITE_SIZES (not imported here: it pulls in torch, --help stays
+    # fast); `--data synth` itself trains on 6000 clips (edgeprune.data.synth.DEFAULT_SIZES).
     p.add_argument("--train", type=int, default=2000, help="training clips")
     p.add_argument("--dev", type=int, default=300, help="development clips")
     p.add_argument("--test", type=int, default=200, help="test clips per SNR (-5, 0 and 5 dB)")

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgeprune.atomic import atomic_dir
 from edgeprune.data.progress import progress
-from edgeprune.data.synth import DEFAULT_SIZES, corpus_args, load_audio, load_lips
+from edgeprune.data.synth import corpus_args, load_audio, load_lips
 from edgeprune.data.synth_corpus import TEST_SNRS
 from edgeprune.data.synth_speech import SR
 from edgeprune.data.wav import write_wav
@@ -21,7 +21,12 @@ _WAV_HEADER = 44  # bytes of a plain 16-bit PCM wav header (edgeprune.data.wav)
 _NPY_HEADER = 128  # bytes of np.save's header for a small uint8 array (format 1.0)
 
 
-def estimate_size(*, train=DEFAULT_SIZES["train"], dev=DEFAULT_SIZES["dev"], test=DEFAULT_SIZES["test"],
+# What `edgeprune data synth --out DIR` writes by default: a corpus to listen to and to read back with folder:,
+# smaller than the 6000 training clips `--data synth` trains on (which would be ~360 MB of wav).
+WRITE_SIZES = {"train": 2000, "dev": 300, "test": 200}
+
+
+def estimate_size(*, train=WRITE_SIZES["train"], dev=WRITE_SIZES["dev"], test=WRITE_SIZES["test"],
                   clip_s=1.3, lip_size=88, lips=False) -> dict:
     """Bytes write_synth_folder will write, from the sizes alone (before anything is generated):
     {clips, wav_bytes, lips_bytes, total_bytes}; the small csv/json files are left out."""
@@ -36,8 +41,8 @@ def folder_bytes(path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
-def write_synth_folder(out, *, seed=0, train=DEFAULT_SIZES["train"], dev=DEFAULT_SIZES["dev"],
-                       test=DEFAULT_SIZES["test"], clip_s=1.3, lip_size=88,
+def write_synth_folder(out, *, seed=0, train=WRITE_SIZES["train"], dev=WRITE_SIZES["dev"],
+                       test=WRITE_SIZES["test"], clip_s=1.3, lip_size=88,
                        lips=False, cache_dir=None, force=False, on_start=None) -> dict:
     """Write DIR/{train,dev,test}/{positive,negative}/<id>.wav, with `lips` DIR/<split>/lips/<id>.npy
     (uint8 (Tv, S, S), about 6x the audio's size), DIR/<split>/snr.csv and DIR/corpus.json; the whole folder

@@ -46,6 +46,12 @@ def test_size_is_printed_before_and_after_and_the_estimate_is_exact(tmp_path, ca
 
 
 def test_default_corpus_size_is_reasonable():
+    from edgeprune.data.folder_writer import WRITE_SIZES
+
+    parser = argparse.ArgumentParser()
+    data_command.add_arguments(parser)
+    args = parser.parse_args(["synth", "--out", "x"])
+    assert {k: getattr(args, k) for k in WRITE_SIZES} == WRITE_SIZES  # the command writes what is estimated
     default = estimate_size()  # what `edgeprune data synth --out DIR` writes
     assert default["clips"] == 2000 + 300 + 3 * 200
     assert 100e6 < default["total_bytes"] < 150e6

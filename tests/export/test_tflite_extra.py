@@ -62,7 +62,8 @@ def test_no_module_imports_the_tflite_stack_at_import_time():
 
 
 def test_export_tflite_without_extra_is_one_line_before_any_work(no_extra, tmp_path, capsys):
-    missing = tmp_path / "not-read.safetensors"  # the extra is checked before the checkpoint is opened
+    missing = tmp_path / "not-read.safetensors"  # the extra is checked before the checkpoint is read:
+    missing.write_bytes(b"not a checkpoint")  # reading it would fail with another message
     with pytest.raises(EdgepruneError, match=r"^--format tflite needs the tflite extra: pip install ") as err:
         export_model(missing, "tflite", tmp_path / "m.tflite")
     assert str(err.value) == f"--format tflite needs the tflite extra: {install_command()}"
@@ -71,7 +72,7 @@ def test_export_tflite_without_extra_is_one_line_before_any_work(no_extra, tmp_p
     assert cli.main(["export", str(missing), "--format", "tflite", "--out", str(tmp_path / "m.tflite")]) == 2
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert err_lines == [f"edgeprune export: error: --format tflite needs the tflite extra: {install_command()}"]
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [missing]
 
 
 def test_install_command_names_the_clone_or_the_package():

@@ -43,7 +43,10 @@ def test_slim_writes_report_and_prints_table(two_runs, capsys):
     a, b = two_runs
     rep = json.loads((a / "final" / "report.json").read_text())
     assert [r["round"] for r in rep["rounds"]] == [0, 1] and rep["final"]["round"] == "final"
-    assert rep["pruned_share_by_type"]["conv"] > 0.3 and set(rep["pruned_share_by_type"]) == {"conv", "lstm", "fc"}
+    shares = rep["pruned_share_by_type"]
+    assert set(shares) == {"conv", "lstm", "fc"}
+    # cplr's default bn_scale+l1 ranks the LSTM and FC units too, not only the channels behind a BatchNorm
+    assert all(v > 0.05 for v in shares.values()), shares
     widths = {w["name"]: w for w in rep["widths"]}
     assert widths["backend.convs.0"]["before"] == 128 and widths["backend.convs.0"]["after"] < 128
     snr_rows = rep["far_per_snr"]["rows"]

@@ -12,20 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def _git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from provenance import stamp
 
 
 def main(argv=None) -> int:
@@ -42,9 +35,7 @@ def main(argv=None) -> int:
         out = Path(tmp) / "run"
         cmd = ["edgeprune", "slim", "--method", "cplr", *slim_args, "--out", str(out)]
         print(f"command: {' '.join(cmd[:-2])}   (via python {' '.join(sys.argv)})")
-        print(f"git {_git_sha()} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.machine()} "
-              f"{os.cpu_count()} cores · {platform.python_version()} · load {os.getloadavg()[0]:.1f} at start"
-              f"{' · fresh corpus cache' if args.fresh_cache else ''}")
+        print(f"{stamp()}{' · fresh corpus cache' if args.fresh_cache else ''}")
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t0

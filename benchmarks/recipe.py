@@ -12,12 +12,11 @@ FBank statistics, with the command, git SHA, date, machine and load.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import subprocess
 import sys
 import time
+
+from provenance import stamp
 
 os.environ.setdefault("EDGEPRUNE_NO_PROGRESS", "1")
 
@@ -33,14 +32,6 @@ VARIANTS = {
     "default-no-masks": ({}, {"aug_time_masks": 0, "aug_freq_masks": 0}, 6000),
     "default": ({}, {}, 6000),
 }
-
-
-def _git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _train(name: str, epochs: int, seed: int) -> dict:
@@ -101,8 +92,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"git {_git_sha()} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.machine()} "
-          f"{os.cpu_count()} cores · load {os.getloadavg()[0]:.1f} at start")
+    print(stamp())
     rows = [_baseline()] + [_train(n, args.epochs, args.seed) for n in names]
     print(f"load {os.getloadavg()[0]:.1f} at end\n")
     print("| recipe | train clips | test Score | Score -5/0/5 dB | FAR % at 1-FRR=98.78 % (-5/0/5 dB) | train Score | best epoch | s |")

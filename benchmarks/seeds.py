@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -22,13 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-
-def _git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from provenance import stamp
 
 
 def _run(out: Path, method: str, seed: int, args) -> dict:
@@ -67,8 +60,7 @@ def main(argv=None) -> int:
     methods = list(dict.fromkeys(["cplr", *args.methods]))  # cplr's round 0 is the dense reference
     out = Path(args.out)
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"git {_git_sha()} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.machine()} "
-          f"{os.cpu_count()} cores · load {os.getloadavg()[0]:.1f} at start · {args.jobs} runs at a time")
+    print(f"{stamp()} · {args.jobs} runs at a time")
     jobs = [(m, s) for s in args.seeds for m in methods]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda ms: _run(out, ms[0], ms[1], args), jobs))

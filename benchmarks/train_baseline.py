@@ -19,10 +19,11 @@ import math
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from provenance import git_sha
 
 # Seed 001 (ICASSP 2022, Zhou et al.) Table 1: test FAR (%) at 1-FRR = 98.78 %, per SNR (dB).
 PAPER_TABLE1 = {
@@ -80,25 +81,13 @@ def _pct(x) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
-def _git_sha() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def header(argv) -> list[str]:
     import torch
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return [
         f"- command: `python benchmarks/train_baseline.py {shlex.join(argv)}`",
-        f"- git: {_git_sha()}; date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- git: {git_sha()}; date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); load average {load}",
     ]
@@ -207,7 +196,7 @@ def main(argv=None) -> int:
     if args.json:
         from edgeprune.atomic import write_json
 
-        write_json(Path(args.json), _jsonable({"argv": argv, "git": _git_sha(), "rows": rows}), allow_nan=False)
+        write_json(Path(args.json), _jsonable({"argv": argv, "git": git_sha(), "rows": rows}), allow_nan=False)
     if args.plot:
         plot(rows, args.plot)
     return 0

@@ -24,7 +24,7 @@ class ChannelPruner:
 
     importance: "bn_scale" (|gamma|, groups without BatchNorm are not candidates), "l1", "l2" (filter norms),
     "bn_scale+l1" (|gamma| where there is BatchNorm, L1 elsewhere, each family scaled by its median).
-    normalizer: l1/l2 only: "mean" (each group's norms over their mean, the default), "fan_in", "none" (raw).
+    normalizer: l1/l2 only: "mean" (each group's norms over their mean, the default) or "none" (raw norms).
     max_step_share: at most this share of a group's channels goes in one prune() (None: no ceiling).
     residual: "couple" cuts residual-coupled groups jointly; "skip" leaves every residual-tied channel alone.
     ignored_layers: modules or qualified names (containers ignore everything inside them).

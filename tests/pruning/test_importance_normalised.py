@@ -103,7 +103,7 @@ def test_mean_normaliser_divides_each_group_by_its_mean():
     assert np.allclose(importance.scores(group, "l1"), norms / norms.mean())
     assert np.allclose(importance.scores(group, "l1", "none"), norms)
     l2 = fc.weight.detach().double().norm(dim=1).numpy()
-    assert np.allclose(importance.scores(group, "l2", "fan_in"), l2 / 2.0)  # fan-in 4: RMS
+    assert np.allclose(importance.scores(group, "l2"), l2 / l2.mean())
 
 
 def test_unknown_normaliser_is_refused():

@@ -24,7 +24,7 @@ def _checkpoint(folder: Path, name: str, slim: bool) -> Path:
     model = models.calibrate_bn(models.build(name), name)  # untrained lip encoders: ~1e-7 outputs otherwise
     meta = {}
     if slim:
-        importance = "l1" if name.startswith("lenet") else "bn_scale"
+        importance = "l2" if name.startswith("lenet") else "bn_scale+l1"  # cp/cplr default (the export tests: same)
         report = edgeprune.ChannelPruner(model, models.example_inputs(name, batch=2), importance=importance).prune(0.8)
         meta = {"method": "channel-pruner", "wsr": 1 - report.params_after / report.params_before}
     return edgeprune.save(model, folder / f"{name}-{'slim' if slim else 'dense'}.safetensors", **meta)
@@ -47,6 +47,11 @@ def main() -> None:
     parser.add_argument("--formats", nargs="*", default=["onnx", "tflite"])
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    import sys
+
+    from provenance import stamp
+
+    print(f"# command: python {' '.join(sys.argv)}\n# {stamp()}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from edgeprune.cli import main
 from edgeprune.commands.outpaths import check_out_dir, check_out_file
 from edgeprune.errors import EdgepruneError
-
-
-def _read_only_folder(tmp_path) -> Path:
-    """A folder this process cannot write in: chmod 555 for a normal user; root ignores modes, so /sys then."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    if os.access(folder, os.W_OK):
-        folder = Path("/sys")
-        if not folder.is_dir() or os.access(folder, os.W_OK) and _writable(folder):
-            pytest.skip("no read-only folder available to this user")
-    return folder
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        (folder / ".edgeprune-test").touch()
-    except OSError:
-        return False
-    (folder / ".edgeprune-test").unlink()
-    return True
 
 
 def _error(capsys) -> str:
@@ -54,8 +32,8 @@ def test_slim_out_under_a_file(tmp_path, capsys):
     assert _error(capsys) == f"edgeprune slim: error: --out {f / 'run'}: {f} is a file, not a folder"
 
 
-def test_slim_out_in_a_read_only_folder(tmp_path, capsys):
-    ro = _read_only_folder(tmp_path)
+def test_slim_out_in_a_read_only_folder(tmp_path, capsys, read_only_folder):
+    ro = read_only_folder
     assert main(["slim", "--out", str(ro / "run")]) == 2
     line = _error(capsys)
     assert line.startswith(f"edgeprune slim: error: --out {ro / 'run'}: cannot write there (in {ro})")
@@ -87,8 +65,8 @@ def test_export_out_under_a_file(tmp_path, ckpt, capsys):
     assert _error(capsys) == f"edgeprune export: error: --out {ckpt / 'm.onnx'}: {ckpt} is not a folder"
 
 
-def test_export_out_in_a_read_only_folder(tmp_path, ckpt, capsys):
-    ro = _read_only_folder(tmp_path)
+def test_export_out_in_a_read_only_folder(tmp_path, ckpt, capsys, read_only_folder):
+    ro = read_only_folder
     assert main(["export", str(ckpt), "--format", "onnx", "--out", str(ro / "m.onnx")]) == 2
     assert _error(capsys).startswith(f"edgeprune export: error: --out {ro / 'm.onnx'}: cannot write there (in {ro})")
 

@@ -78,21 +78,11 @@ def test_bad_input_is_one_line(argv, message, trio, tmp_path, edgeprune_bench):
     assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr
 
 
-def _unwritable_folder(tmp_path) -> str:
-    """A folder this user cannot create files in (root ignores mode bits, but not sysfs)."""
-    if os.geteuid() == 0:
-        return "/sys"
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return str(folder)
-
-
 @pytest.mark.parametrize("where", ["folder", "under-file", "read-only"])
-def test_bad_json_path_is_one_line_before_measuring(where, trio, tmp_path, edgeprune_bench):
+def test_bad_json_path_is_one_line_before_measuring(where, trio, tmp_path, edgeprune_bench, read_only_folder):
     afile = tmp_path / "afile"
     afile.write_text("keep me")
-    ro = _unwritable_folder(tmp_path)
+    ro = str(read_only_folder)
     path, message = {
         "folder": (str(tmp_path), f"cannot write {tmp_path}: it is a folder"),
         "under-file": (f"{afile}/r.json", f"cannot write {afile}/r.json: {afile} is a file, not a folder"),

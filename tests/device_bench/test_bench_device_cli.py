@@ -117,24 +117,14 @@ def test_no_arguments_is_one_usage_line():
                           "(see device_bench --help)\n"
 
 
-def _unwritable_folder(tmp_path):
-    """A folder this user cannot create files in (root ignores mode bits, but not sysfs)."""
-    if os.geteuid() == 0:
-        return "/sys"
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    return str(folder)
-
-
 @pytest.mark.parametrize("where,message", [
     ("folder", "cannot write {tmp}: it is a folder"),
     ("under-file", "cannot write {tmp}/afile/r.json: {tmp}/afile is a file, not a folder"),
     ("read-only", "cannot write {ro}/r.json: folder {ro} is not writable"),
 ])
-def test_bad_json_path_is_refused_before_loading(where, message, garbage_onnx, tmp_path):
+def test_bad_json_path_is_refused_before_loading(where, message, garbage_onnx, tmp_path, read_only_folder):
     (tmp_path / "afile").write_text("keep me")
-    ro = _unwritable_folder(tmp_path)
+    ro = str(read_only_folder)
     path = {"folder": str(tmp_path), "under-file": f"{tmp_path}/afile/r.json", "read-only": f"{ro}/r.json"}[where]
     # The model does not load: the --json error is reported first, so it came before any loading.
     proc = device_bench(garbage_onnx, *FAST, "--json", path)

@@ -1,12 +1,17 @@
-"""Benchmark of the pruning methods on the built-in synth data: CP, LTH, LTH-IF and CPLR at several target
-WSRs (Score and params in one table and one plot), torch-pruning's own BNScalePruner one-shot pipeline as
-the peer, and CPLR with --residual couple vs skip on a ResNet model (misp-video, budget-sized data).
+"""Benchmark of the pruning methods with `edgeprune slim`'s own defaults (the current training recipe) on synth:
+CP, LTH, LTH-IF and CPLR (bn_scale+l1, and --importance l1) on tv-audio, test Score against reached WSR, plus
+torch-pruning's own BNScalePruner one-shot pipeline as the peer.
 
-    python benchmarks/methods.py --out runs/bench-methods            # the recorded budget (~20 min, 2 cores)
-    python benchmarks/methods.py --out /tmp/bench --quick            # a smoke test (minutes)
+Iterative methods (cplr, lth, lth-if) run once, to the highest target: every round of that run is a retrained,
+evaluated model (its own round_NNN/metrics.json), so the run's rounds are the Score-vs-WSR curve, and the table
+takes, per target, the round closest to it (the last target: the run's final model, after cplr's fine-tune).
+CP is one-shot, so it runs once per target. Every run is an `edgeprune slim` subprocess with one torch thread
+(OMP_NUM_THREADS=1), --jobs at a time; run directories are resumable (a finished run is reused).
 
-Every slim run is an ordinary resumable run directory under --out, so an interrupted benchmark re-run
-continues where it stopped. Results: OUT/results.json, OUT/table.md, OUT/methods.png.
+    python benchmarks/methods.py --out runs/bench-methods            # the recorded budget (~1 h, 2 cores)
+    python benchmarks/methods.py --out /tmp/bench --quick            # a smoke test (tiny data, minutes)
+
+Results: OUT/results.json, OUT/table.md, OUT/methods.png.
 """
 
 from __future__ import annotations
@@ -15,141 +20,208 @@ import argparse
 import copy
 import json
 import math
+import os
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-METHODS = ("cp", "lth", "lth-if", "cplr")
-# Rows beyond the four methods' defaults: CPLR ranking by filter L1 norm, which (unlike BN scale) also ranks
-# the LSTM and FC groups, so it can go past the WSR cap of BN-only ranking.
-VARIANTS = {"cplr-l1": dict(method="cplr", importance="l1")}
+from provenance import stamp
 
-
-def budgets(quick: bool) -> dict:
-    """Settings per part. The papers' learning rates (1e-4, 2e-4) barely move these models in a few epochs
-    on synth, so the benchmark trains at 1e-3 with few epochs; every method gets the same per-fit budget."""
-    if quick:
-        return {
-            "tv-audio": dict(targets=(0.5, 0.8), common=dict(epochs=1, lr=1e-3, data_size=90, first_epochs=1),
-                             per_round={"lth-if": 0.15}),
-            "misp-audio": dict(targets=(0.5,), common=dict(epochs=1, lr=1e-3, data_size=60, first_epochs=1),
-                               per_round={"lth-if": 0.2}),
-            "residual": dict(model="misp-video", target=0.3, common=dict(epochs=1, lr=1e-3, data_size=12,
-                                                                         batch_size=4, per_round=0.3)),
-        }
-    small = budgets(True)
-    return {
-        "tv-audio": dict(targets=(0.5, 0.7, 0.8, 0.9), common=dict(epochs=3, lr=1e-3, first_epochs=3),
-                         per_round={}),
-        # the 2.68 M-param MISP audio model and the 13 M-param ResNet-18 video model get the smoke budget
-        # so that the whole benchmark stays under 25 minutes on 2 shared cores
-        "misp-audio": small["misp-audio"],
-        "residual": small["residual"],
-    }
-
-
-def _short_of_target(model, params: int, dense: int, ratio: float) -> str:
-    """What was measured when the peer fell short (not a guessed cause): where it stopped, at which channel
-    ratio, and how much of what is left sits in layers that BN-scale importance cannot rank (no BatchNorm)."""
-    import torch
-
-    no_bn = sum(p.numel() for m in model.modules() if isinstance(m, (torch.nn.LSTM, torch.nn.GRU, torch.nn.Linear))
-                for p in m.parameters(recurse=False))
-    return (f"stopped at WSR {1 - params / dense:.3f} (pruning_ratio {ratio:.2f}); {no_bn / params:.0%} of the "
-            f"params left are in LSTM/GRU/Linear layers, which have no BatchNorm scale to rank")
+TARGETS = (0.5, 0.7, 0.8, 0.9)
+# label -> (slim arguments, highest target of its one run); cp is one-shot and gets a run per target.
+ITERATIVE = {
+    "cplr": ([], None),
+    "lth-if": (["--method", "lth-if"], None),
+    "lth": (["--method", "lth"], None),
+    # CPLR ranking by normalised filter L1 norm: issue 9 asks that it no longer collapse at WSR 0.8
+    "cplr-l1": (["--importance", "l1"], 0.8),
+}
+ORDER = ("cplr", "lth-if", "lth", "cp", "cplr-l1", "tp-BNScalePruner")
+# --quick: tiny data and one epoch per phase (a smoke test of the whole pipeline, not a measurement)
+QUICK = ["--data-size", "90", "--pretrain-epochs", "1", "--epochs", "1"]
+QUICK_PER_METHOD = {"lth-if": ["--first-epochs", "1", "--per-round", "0.15"]}
 
 
 # ---------------------------------------------------------------- our methods
-def slim(out: Path, **kw) -> dict:
-    from edgeprune.methods import run
-    from edgeprune.methods.config import SlimConfig
-
-    t0 = time.perf_counter()
-    res = run(SlimConfig(out=str(out), progress=False, **kw))
-    m = res["final"]
-    wall = m.get("total_wall_s") or time.perf_counter() - t0  # the run's own time, also when it was cached
-    return row(kw["method"], kw["model"], kw["target_wsr"], m, wall, str(out),
-               residual=kw.get("residual", "skip"), stop=m.get("stop_reason"))
+def slim_args(label: str, target: float, out: Path, model: str, quick: bool) -> list[str]:
+    extra = ITERATIVE[label][0] if label in ITERATIVE else ["--method", "cp"]
+    if "--method" not in extra:
+        extra = ["--method", "cplr", *extra]
+    return ["edgeprune", "slim", *extra, "--model", model, "--target-wsr", str(target), "--seed", "0",
+            "--out", str(out), "--no-progress", *(QUICK + QUICK_PER_METHOD.get(label, []) if quick else [])]
 
 
-def row(method, model, target, m, wall, where, **extra) -> dict:
-    test = m.get("test") or {}
-    return {"method": method, "model": model, "target_wsr": target, "wsr": m["wsr"], "params": m["params"],
-            "macs": m["macs"], "params_dense": m["params_dense"], "test_score": test.get("score"),
-            "dev_score": (m.get("dev") or {}).get("score"), "far_at_frr": test.get("far_at_frr"),
-            "wall_s": wall, "run": where, **extra}
+def run_slim(cmd: list[str], out: Path) -> dict:
+    """One `edgeprune slim` run in its own process; returns its rounds' and final metrics."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", EDGEPRUNE_NO_PROGRESS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    while proc.returncode != 0 and "is in use by pid" in proc.stderr:  # the same run, started elsewhere: wait
+        time.sleep(20)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    rounds = [json.loads(p.read_text()) for p in sorted(out.glob("round_*/metrics.json"))]
+    final = json.loads((out / "final" / "metrics.json").read_text())
+    return {"cmd": " ".join(cmd), "rounds": rounds, "final": final}
+
+
+def point(label: str, m: dict, where: str) -> dict:
+    test, dev = m.get("test") or {}, m.get("dev") or {}
+    return {"method": label, "from": where, "wsr": m["wsr"], "params": m["params"], "macs": m["macs"],
+            "params_dense": m["params_dense"], "test_score": test.get("score"), "dev_score": dev.get("score"),
+            "far_at_frr": test.get("far_at_frr")}
+
+
+def curve(label: str, run: dict) -> list[dict]:
+    """Every round of a run as a point, the final model (after any fine-tune) as the last one."""
+    pts = [point(label, m, f"round {m['round']}") for m in run["rounds"]]
+    pts.append(point(label, run["final"], "final"))
+    return pts
 
 
 # ---------------------------------------------------------------- the peer
-def peer_bnscale(out: Path, model_name: str, target: float, common: dict, seed: int = 0) -> dict:
-    """torch-pruning's own pipeline: sparse training (same L1 and budget as cp), BNScalePruner one-shot
-    global cut (pruning ratio searched so that the params cut equals the target), fine-tune at lr/10."""
-    import torch
-    import torch_pruning as tp
-
+def peer_run(out: Path, model_name: str, targets: list[float], dense_dir: Path, quick: bool) -> None:
+    """torch-pruning's own pipeline from our sparse-trained dense model (round 0 of the cplr run: the same
+    --pretrain-epochs with the same L1 on BN scales as cp/cplr), one global BNScalePruner step per target
+    (pruning ratio searched so that the params cut equals the target), then cp's fine-tune (epochs, lr/10)."""
     from edgeprune import count
     from edgeprune.methods.config import SlimConfig
     from edgeprune.methods.context import Context, resolve
     from edgeprune.methods.seeding import seed_step
+    from edgeprune.methods.state import read_state
 
-    done = out / "peer.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    t0 = time.perf_counter()
-    cfg = resolve(SlimConfig(method="cp", model=model_name, target_wsr=target, out=str(out), progress=False,
-                             seed=seed, **{k: v for k, v in common.items() if k != "first_epochs"}))
+    dense_model = read_state(dense_dir).model
+    kw = dict(data_size=90, epochs=1, pretrain_epochs=1) if quick else {}
+    cfg = resolve(SlimConfig(method="cp", model=model_name, target_wsr=max(targets), out=str(out / "ctx"),
+                             progress=False, seed=0, **kw))
     ctx = Context(cfg)
-    seed_step(seed, 0)
-    model = ctx.build()
-    ctx.fit(model, 0, epochs=cfg.epochs, lr=cfg.lr, l1_bn=cfg.l1, desc="peer sparse train")
-    dense = count(model, ctx.example).params
-    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    dense = count(dense_model, ctx.example).params
+    grid = ratio_grid(dense_model, ctx.example, dense)
+    done_rows = []
+    for target in targets:
+        done = out / f"peer-{target}.json"
+        if done.is_file():
+            done_rows.append(json.loads(done.read_text()))
+            continue
+        t0 = time.perf_counter()
+        model = copy.deepcopy(dense_model)
+        ratio, note = search_cut(model, ctx.example, target, dense, grid)
+        same = [r for r in done_rows if r["ratio"] == ratio]
+        if same:  # the same cut as a lower target's (it fell short of both): the same fine-tuned model
+            r = {**same[0], "target_wsr": target, "note": note}
+            done.write_text(json.dumps(r, indent=2))
+            done_rows.append(r)
+            continue
+        seed_step(0, "final")
+        fit = ctx.fit(model, "final", epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, desc="peer fine-tune")
+        trainer = ctx.trainer(model, "final")
+        counts = count(model, ctx.example)
+        m = {"wsr": 1 - counts.params / ctx.dense_params, "params": counts.params, "macs": counts.macs,
+             "params_dense": ctx.dense_params, "test": trainer.evaluate("test"), "dev": trainer.evaluate("dev")}
+        r = point("tp-BNScalePruner", m, "final")
+        r.update(target_wsr=target, ratio=ratio, note=note, wall_s=time.perf_counter() - t0,
+                 finetune_epochs=cfg.finetune_epochs, finetune_lr=cfg.finetune_lr,
+                 best_epoch=(fit or {}).get("best_epoch"))
+        out.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(r, indent=2))
+        done_rows.append(r)
 
-    def cut(net, ratio):
-        imp = tp.importance.BNScaleImportance(normalizer=None)  # PITFALLS 7
-        pr = tp.pruner.BNScalePruner(net, ctx.example, importance=imp, global_pruning=True, pruning_ratio=ratio,
-                                     ignored_layers=[_same(net, model, last)])
-        pr.step()
-        return net
 
-    lo, hi = 0.0, 0.99
-    failures = []
-    for _ in range(14):  # pruning_ratio is a channel share; search the one that removes `target` of params
-        mid = (lo + hi) / 2
+def _cut(net, example, ratio):
+    import torch
+    import torch_pruning as tp
+
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+    imp = tp.importance.BNScaleImportance(normalizer=None)  # PITFALLS 7
+    tp.pruner.BNScalePruner(net, example, importance=imp, global_pruning=True, pruning_ratio=ratio,
+                            ignored_layers=[last]).step()
+    return net
+
+
+def _widths(net) -> dict:
+    import torch
+
+    out = {}
+    for name, m in net.named_modules():
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)):
+            out[name] = m.out_channels
+        elif isinstance(m, torch.nn.Linear):
+            out[name] = m.out_features
+        elif isinstance(m, (torch.nn.LSTM, torch.nn.GRU)):
+            out[name] = m.hidden_size
+    return out
+
+
+GRID = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.97, 0.99)
+
+
+def ratio_grid(model, example, dense: int) -> list[tuple[float, float, str | None]]:
+    """(pruning_ratio, reached WSR, error) on a grid of ratios. Reached WSR is not monotone in the ratio:
+    torch-pruning skips a group that the global threshold would empty, so a larger ratio can cut less."""
+    from edgeprune import count
+
+    out = []
+    for ratio in GRID:
         try:
-            trial = cut(copy.deepcopy(model), mid)
-            wsr = 1 - count(trial, ctx.example).params / dense
-        except Exception as exc:  # the peer may fail beyond some ratio: search lower, remember why
-            wsr = math.inf
-            failures.append(f"ratio {mid:.3f}: {type(exc).__name__}: {exc}".splitlines()[0][:160])
-        if wsr < target:
-            lo = mid
-        else:
-            hi = mid
-    error = None
-    try:
-        cut(model, hi)
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:200]
-    result_params = count(model, ctx.example).params
-    if error is None and 1 - result_params / dense < target - 0.02:
-        error = failures[0] if failures else _short_of_target(model, result_params, dense, hi)
-    seed_step(seed, "final")
-    if error is None:
-        ctx.fit(model, "final", epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, desc="peer fine-tune")
-    trainer = ctx.trainer(model, "final")
-    test, dev = trainer.evaluate("test"), trainer.evaluate("dev")
-    m = {"wsr": 1 - result_params / ctx.dense_params, "params": result_params,
-         "macs": count(model, ctx.example).macs, "params_dense": ctx.dense_params, "test": test, "dev": dev}
-    r = row("tp-BNScalePruner", model_name, target, m, time.perf_counter() - t0, str(out), ratio=hi, error=error)
-    out.mkdir(parents=True, exist_ok=True)
-    done.write_text(json.dumps(r, indent=2))
-    return r
+            out.append((ratio, 1 - count(_cut(copy.deepcopy(model), example, ratio), example).params / dense, None))
+        except Exception as exc:  # the peer may fail at some ratio: remember why
+            out.append((ratio, -math.inf, f"{type(exc).__name__}: {exc}".splitlines()[0][:160]))
+    return out
 
 
-def _same(net, original, module):
-    """The module of `net` at the position `module` has in `original` (deepcopies keep names)."""
-    name = next(n for n, m in original.named_modules() if m is module)
-    return dict(net.named_modules())[name]
+def search_cut(model, example, target: float, dense: int, grid) -> tuple[float, str]:
+    """Cut `model` in place with the smallest pruning ratio (a channel share) that removes `target` of its
+    params: the first grid ratio that reaches it, refined by bisection below it. When none does, it cuts at
+    the ratio that reached the most, and the note says what was measured there (not a guessed cause)."""
+    from edgeprune import count
+
+    reach = next((i for i, (_, w, _e) in enumerate(grid) if w >= target), None)
+    if reach is None:
+        hi = max(grid, key=lambda g: g[1])[0]
+    else:
+        lo, hi = (grid[reach - 1][0] if reach else 0.0), grid[reach][0]
+        for _ in range(8):  # monotone between neighbouring grid ratios below the first that reaches the target
+            mid = (lo + hi) / 2
+            try:
+                w = 1 - count(_cut(copy.deepcopy(model), example, mid), example).params / dense
+            except Exception:
+                w = -math.inf
+            lo, hi = (mid, hi) if w < target else (lo, mid)
+    before = _widths(model)
+    _cut(model, example, hi)
+    reached = 1 - count(model, example).params / dense
+    if reached >= target - 0.02:
+        return hi, ""
+    failures = [f"ratio {r}: {e}" for r, _w, e in grid if e]
+    if failures:
+        return hi, f"stopped at WSR {reached:.3f}; torch-pruning failed at {failures[0]}"
+    after = _widths(model)
+    last = list(after)[-1]  # the output layer, which the peer is told to ignore
+    cut = [n for n in after if after[n] != before[n]]
+    untouched = [n for n in after if after[n] == before[n] and n != last]
+    mods = dict(model.named_modules())
+    left = sum(p.numel() for n in untouched for p in mods[n].parameters(recurse=False))
+    total = sum(p.numel() for p in model.parameters())
+    no_bn = [n for n in untouched if not _group_has_bn(model, example, mods[n])]
+    drop = [f"{r} -> {w:.3f}" for r, w, _e in grid if r > hi]
+    return hi, (f"the highest WSR any pruning_ratio reached: {reached:.3f} at {hi:.2f} (larger ratios: "
+                f"{', '.join(drop) or 'none'}); there it cut "
+                f"{', '.join(f'{n} {before[n]}->{after[n]}' for n in cut)} and left "
+                f"{', '.join(f'{n} ({after[n]})' for n in untouched)} at full width, {left / total:.1%} of "
+                f"the params left; the dependency groups of {', '.join(no_bn) or 'none of them'} hold no "
+                f"BatchNorm, so BNScaleImportance gives them no score")
+
+
+def _group_has_bn(model, example, module) -> bool:
+    """Whether torch-pruning's dependency group of `module`'s output channels contains a BatchNorm."""
+    import torch
+    import torch_pruning as tp
+
+    dg = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    group = dg.get_pruning_group(module, dg.get_pruner_of_module(module).prune_out_channels, idxs=[0])
+    return any(isinstance(dep.target.module, torch.nn.modules.batchnorm._BatchNorm) for dep, _ in group)
 
 
 # ---------------------------------------------------------------- table and plot
@@ -157,38 +229,61 @@ def fmt(x, spec):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def table(rows: list[dict]) -> str:
-    head = "| model | method | target WSR | reached WSR | params | MACs | test Score | dev Score | wall s | note |"
-    lines = [head, "|" + "---|" * 10]
+def closest(points: list[dict], target: float) -> dict:
+    """The point whose reached WSR is closest to `target` (later points win ties: the final model)."""
+    return min(reversed(points), key=lambda p: abs(p["wsr"] - target))
+
+
+def rows_for(curves: dict, targets) -> list[dict]:
+    rows = []
+    for label in ORDER:
+        pts = curves.get(label)
+        if not pts:
+            continue
+        top = max(p["wsr"] for p in pts)
+        for t in targets:
+            if label in ("cp", "tp-BNScalePruner"):
+                cand = [p for p in pts if p.get("target_wsr") == t]
+                if cand:
+                    rows.append({**cand[0], "target_wsr": t})
+            elif t <= top + 0.02:
+                rows.append({**closest([p for p in pts if p["from"] != "round 0"], t), "target_wsr": t})
+    return rows
+
+
+def table(rows: list[dict], dense: dict) -> str:
+    head = ("| method | target WSR | model | reached WSR | params | MACs | test Score | test − dense | "
+            "dev Score | note |")
+    lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
+             f"| dense | 0 | cplr round 0 | 0.000 | {dense['params']:,} | {dense['macs']:,} | "
+             f"{fmt(dense['test_score'], '.4f')} | 0 | {fmt(dense['dev_score'], '.4f')} | reference |"]
     for r in rows:
-        note = r.get("error") or (r.get("stop") if r.get("stop") not in (None, "target WSR reached") else "")
-        if r.get("residual") and r["method"] == "cplr" and r["model"] == "misp-video":
-            note = f"--residual {r['residual']}" + (f"; {note}" if note else "")
-        lines.append(f"| {r['model']} | {r['method']} | {r['target_wsr']} | {fmt(r['wsr'], '.3f')} | "
-                     f"{r['params']:,} | {r['macs']:,} | {fmt(r['test_score'], '.4f')} | {fmt(r['dev_score'], '.4f')} | "
-                     f"{fmt(r['wall_s'], '.0f')} | {note} |")
+        diff = None if r["test_score"] is None else r["test_score"] - dense["test_score"]
+        lines.append(f"| {r['method']} | {r['target_wsr']} | {r['from']} | {fmt(r['wsr'], '.3f')} | {r['params']:,} | "
+                     f"{r['macs']:,} | {fmt(r['test_score'], '.4f')} | {fmt(diff, '+.4f')} | "
+                     f"{fmt(r['dev_score'], '.4f')} | {r.get('note') or ''} |")
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(curves: dict, dense: dict, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    model_names = [m for m in ("tv-audio", "misp-audio") if any(r["model"] == m for r in rows)]
-    fig, axes = plt.subplots(1, len(model_names), figsize=(6 * len(model_names), 4.2), squeeze=False)
-    for ax, name in zip(axes[0], model_names):
-        for method in (*METHODS, *VARIANTS, "tp-BNScalePruner"):
-            pts = sorted((r["wsr"], r["test_score"]) for r in rows
-                         if r["model"] == name and r["method"] == method and r["test_score"] is not None)
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=method)
-        ax.set_title(f"{name} on synth")
-        ax.set_xlabel("reached WSR")
-        ax.set_ylabel("test Score (FRR + FAR)")
-        ax.grid(alpha=0.3)
-        ax.legend()
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    for label in ORDER:
+        pts = sorted((p["wsr"], p["test_score"]) for p in curves.get(label, [])
+                     if p["test_score"] is not None and p["from"] != "round 0")
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=label,
+                    ls="none" if label in ("cp", "tp-BNScalePruner") else "-")
+    ax.axhline(dense["test_score"], color="grey", ls="--", lw=1, label="dense (cplr round 0)")
+    ax.set_title(title)
+    ax.set_xlabel("reached WSR (every round of a run; cp and the peer: one run per target)")
+    ax.set_ylabel("test Score (FRR + FAR, lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -198,48 +293,98 @@ def plot(rows: list[dict], path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/bench-methods")
-    p.add_argument("--quick", action="store_true", help="a few-minute smoke test instead of the recorded budget")
-    p.add_argument("--parts", default="tv-audio,peer,misp-audio,residual",
-                   help="comma list of tv-audio, peer, misp-audio, residual")
+    p.add_argument("--model", default="tv-audio")
+    p.add_argument("--quick", action="store_true", help="a smoke test with tiny data instead of the recorded budget")
+    p.add_argument("--methods", nargs="+", default=list(ORDER), choices=ORDER)
+    p.add_argument("--targets", nargs="+", type=float, default=None,
+                   help=f"target WSRs (default {' '.join(map(str, TARGETS))}; --quick 0.5 0.8)")
+    p.add_argument("--jobs", type=int, default=2, help="runs at a time (each uses one torch thread)")
+    p.add_argument("--peer-worker", nargs=2, metavar=("DENSE_DIR", "TARGETS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    out = Path(args.out)
-    parts = set(args.parts.split(","))
-    b = budgets(args.quick)
-    rows = []
+    out = Path(args.out) / args.model
+    targets = args.targets or ([0.5, 0.8] if args.quick else list(TARGETS))
+    if args.peer_worker:  # the peer in its own process (one torch thread), like the slim runs
+        import torch
+
+        torch.set_num_threads(1)
+        peer_run(out / "peer", args.model, [float(t) for t in args.peer_worker[1].split(",")],
+                 Path(args.peer_worker[0]), args.quick)
+        return 0
+
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"{stamp()} · {args.jobs} runs at a time, one torch thread each", flush=True)
     t_start = time.perf_counter()
-    for model in ("tv-audio", "misp-audio"):
-        if model not in parts:
+    jobs = []  # (label, target, cmd, run dir)
+    for label in [m for m in ORDER if m in args.methods and m != "tp-BNScalePruner"]:
+        if label == "cp":
+            for t in targets:
+                d = out / f"cp-{t}"
+                jobs.append((label, t, slim_args(label, t, d, args.model, args.quick), d))
+        else:
+            top = min(max(targets), ITERATIVE[label][1] or 1.0)
+            d = out / label
+            jobs.append((label, top, slim_args(label, top, d, args.model, args.quick), d))
+    if "cplr" not in args.methods:  # cplr's round 0 is the dense reference (and the peer's starting point)
+        jobs.insert(0, ("cplr", max(targets), slim_args("cplr", max(targets), out / "cplr", args.model, args.quick),
+                        out / "cplr"))
+    for label, t, cmd, _ in jobs:
+        print("  " + " ".join(cmd), flush=True)
+
+    def work(job):
+        label, t, cmd, d = job
+        t0 = time.perf_counter()
+        run = run_slim(cmd, d)
+        print(f"done {label} (target {t}): {len(run['rounds'])} rounds, final WSR {run['final']['wsr']:.3f}, "
+              f"test Score {fmt((run['final'].get('test') or {}).get('score'), '.4f')}, "
+              f"{run['final'].get('total_wall_s') or time.perf_counter() - t0:.0f} s", flush=True)
+        return job, run
+
+    def peer():
+        dense_dir = out / "cplr" / "round_000"
+        while not (dense_dir / "metrics.json").is_file():  # the cplr job writes it early on
+            time.sleep(10)
+        cmd = [sys.executable, __file__, "--out", args.out, "--model", args.model, "--peer-worker", str(dense_dir),
+               ",".join(map(str, targets)), *(["--quick"] if args.quick else [])]
+        print("  peer: " + " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"peer failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        return [json.loads((out / "peer" / f"peer-{t}.json").read_text()) for t in targets]
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(work, j) for j in jobs]
+        peer_future = pool.submit(peer) if "tp-BNScalePruner" in args.methods else None
+        done = [f.result() for f in futures]
+        peer_rows = peer_future.result() if peer_future else []
+
+    curves: dict[str, list] = {}
+    runs = []
+    for (label, t, cmd, d), run in done:
+        runs.append({"method": label, "target_wsr": t, **run})
+        if label not in args.methods:
             continue
-        spec = b[model]
-        for target in spec["targets"]:
-            for label in (*METHODS, *VARIANTS):
-                kw = dict(spec["common"], model=model, target_wsr=target, **VARIANTS.get(label, {"method": label}))
-                if label in spec["per_round"]:
-                    kw["per_round"] = spec["per_round"][label]
-                r = slim(out / model / f"{label}-{target}", **kw)
-                r["method"] = label
-                rows.append(r)
-                print(f"{model} {label} target {target}: WSR {r['wsr']:.3f} params {r['params']:,} "
-                      f"test Score {fmt(r['test_score'], '.4f')} ({r['wall_s']:.0f} s)", flush=True)
-            if "peer" in parts and model == "tv-audio":
-                r = peer_bnscale(out / model / f"peer-{target}", model, target, spec["common"])
-                rows.append(r)
-                print(f"{model} peer target {target}: WSR {r['wsr']:.3f} test Score {fmt(r['test_score'], '.4f')}",
-                      flush=True)
-    if "residual" in parts:
-        spec = b["residual"]
-        for residual in ("skip", "couple"):
-            kw = dict(spec["common"], method="cplr", model=spec["model"], target_wsr=spec["target"], residual=residual)
-            r = slim(out / spec["model"] / f"cplr-{residual}", **kw)
-            rows.append(r)
-            print(f"{spec['model']} cplr --residual {residual}: WSR {r['wsr']:.3f} params {r['params']:,} "
-                  f"test Score {fmt(r['test_score'], '.4f')} ({r['wall_s']:.0f} s)", flush=True)
+        if label == "cp":
+            curves.setdefault("cp", []).append({**point("cp", run["final"], "final"), "target_wsr": t})
+        else:
+            curves[label] = curve(label, run)
+    if peer_rows:
+        curves["tp-BNScalePruner"] = peer_rows
+    cplr_run = next(r for r in runs if r["method"] == "cplr")
+    dense = point("dense", cplr_run["rounds"][0], "round 0")
+    rows = rows_for(curves, targets)
+    own0 = {label: pts[0] for label, pts in curves.items() if pts and pts[0]["from"] == "round 0"}
+    text = table(rows, dense)
+    text += "\n\nown round 0 (each run's dense model): " + ", ".join(
+        f"{k} {fmt(v['test_score'], '.4f')}" for k, v in own0.items())
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(rows, indent=2))
-    (out / "table.md").write_text(table(rows) + "\n")
-    plot(rows, out / "methods.png")
-    print(table(rows))
-    print(f"total {time.perf_counter() - t_start:.0f} s; wrote {out}/results.json, table.md, methods.png")
+    (out / "results.json").write_text(json.dumps({"dense": dense, "rows": rows, "curves": curves, "runs": runs},
+                                                 indent=2))
+    (out / "table.md").write_text(text + "\n")
+    plot(curves, dense, out / "methods.png", f"{args.model} on synth, `edgeprune slim` defaults")
+    print(f"load {os.getloadavg()[0]:.1f} at end; total {(time.perf_counter() - t_start) / 60:.1f} min\n")
+    print(f"{args.model}, seed 0; dense = round 0 of the cplr run; test − dense: test Score minus the dense one\n")
+    print(text)
+    print(f"\nwrote {out}/results.json, table.md, methods.png")
     return 0
 
 

@@ -7,6 +7,11 @@ iteration of E = 5 epochs and is shown for reference).
 
     python benchmarks/seeds.py                                   # cplr and lth-if, tv-audio, WSR 0.8, seeds 0-2
     python benchmarks/seeds.py --methods cplr --seeds 0 1 --target-wsr 0.5 --jobs 2
+    python benchmarks/seeds.py --model misp-audio --seeds 0 1 --baseline --data-size 1000 --pretrain-epochs 8 --epochs 3
+
+Arguments it does not know (--pretrain-epochs 8 ...) go to every `edgeprune slim` run. --baseline also fits the
+logistic regression on pooled FBank statistics (edgeprune.baseline) on each seed's data and prints it next to the
+dense model (issue 9: the network should beat it by at least half its Score).
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from provenance import stamp
 def _run(out: Path, method: str, seed: int, args) -> dict:
     """One slim run in its own process (one torch thread each, so --jobs runs share the cores fairly)."""
     run_dir = out / f"{method}-{args.model}-s{seed}"
+    sizes = [] if args.data_size is None else ["--data-size", str(args.data_size)]
     cmd = ["edgeprune", "slim", "--method", method, "--model", args.model, "--target-wsr", str(args.target_wsr),
-           "--seed", str(seed), "--out", str(run_dir), "--no-progress", *args.extra]
+           "--seed", str(seed), "--out", str(run_dir), "--no-progress", *sizes, *args.extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", EDGEPRUNE_NO_PROGRESS="1")
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    while proc.returncode != 0 and "is in use by pid" in proc.stderr:  # the same run, started elsewhere: wait
+        time.sleep(20)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
     final = json.loads((run_dir / "final" / "metrics.json").read_text())
@@ -39,6 +48,19 @@ def _run(out: Path, method: str, seed: int, args) -> dict:
     return {"method": method, "seed": seed, "wsr": final["wsr"], "params": final["params"],
             "round0_test": first["test"]["score"], "final_test": final["test"]["score"],
             "final_dev": final["dev"]["score"], "wall_s": time.perf_counter() - t0, "dir": str(run_dir)}
+
+
+def _baseline(seed: int, args) -> dict:
+    """The logistic regression on the data a slim run of this seed trains on (the sizes slim's Context uses)."""
+    from edgeprune import models
+    from edgeprune.baseline import fit_baseline
+    from edgeprune.data import open_data
+
+    spec = models.spec(args.model)
+    n = args.data_size
+    sizes = {} if n is None else {"train": n, "dev": max(-(-n // 3), 10), "test": max(-(-n // 3), 10)}
+    data = open_data("synth", inputs=("fbank",), lip_size=spec.lip_size or 88, seed=seed, **sizes)
+    return fit_baseline(data)
 
 
 def _ms(values) -> str:
@@ -55,6 +77,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=2, help="runs at a time (each uses one torch thread)")
     p.add_argument("--out", default="runs/bench-seeds", help="run directories (resumable: finished runs are reused)")
+    p.add_argument("--data-size", type=int, default=None, help="training clips of every run (default: synth's)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also fit the logistic-regression baseline on each seed's data and print it")
     p.add_argument("--json", default=None)
     args, args.extra = p.parse_known_args(argv)
     methods = list(dict.fromkeys(["cplr", *args.methods]))  # cplr's round 0 is the dense reference
@@ -64,6 +89,7 @@ def main(argv=None) -> int:
     jobs = [(m, s) for s in args.seeds for m in methods]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda ms: _run(out, ms[0], ms[1], args), jobs))
+    baseline = {s: _baseline(s, args)["score"] for s in args.seeds} if args.baseline else {}
     print(f"load {os.getloadavg()[0]:.1f} at end\n")
     dense = {r["seed"]: r["round0_test"] for r in rows if r["method"] == "cplr"}
     print(f"{args.model}, target WSR {args.target_wsr}, seeds {' '.join(map(str, args.seeds))}; "
@@ -76,10 +102,18 @@ def main(argv=None) -> int:
         print(f"| {m} | {_ms([r['wsr'] for r in rs])} | {round(statistics.mean(r['params'] for r in rs)):,} | "
               f"{_ms([dense[r['seed']] for r in rs])} | {_ms([r['final_test'] for r in rs])} | {_ms(diff)} | "
               f"{_ms([r['round0_test'] for r in rs])} | {statistics.mean(r['wall_s'] for r in rs) / 60:.1f} |")
+    if baseline:
+        d = [dense[s] for s in args.seeds]
+        b = [baseline[s] for s in args.seeds]
+        print(f"\ndense network (cplr round 0) test Score {_ms(d)}; logistic regression on pooled FBank statistics "
+              f"(same data) {_ms(b)}; dense / baseline {_ms([x / y for x, y in zip(d, b)])} "
+              f"(issue 9's bar: <= 0.50)")
+        print("per seed (dense / baseline): " + ", ".join(f"s{s} {dense[s]:.3f} / {baseline[s]:.3f}" for s in args.seeds))
     if args.json:
         from edgeprune.atomic import write_json
 
-        write_json(args.json, {"rows": rows, "target_wsr": args.target_wsr, "model": args.model})
+        write_json(args.json, {"rows": rows, "target_wsr": args.target_wsr, "model": args.model,
+                               "baseline": baseline, "data_size": args.data_size, "extra": args.extra})
     return 0
 
 

@@ -108,7 +108,8 @@ def main(argv=None) -> int:
         print(f"\ndense network (cplr round 0) test Score {_ms(d)}; logistic regression on pooled FBank statistics "
               f"(same data) {_ms(b)}; dense / baseline {_ms([x / y for x, y in zip(d, b)])} "
               f"(issue 9's bar: <= 0.50)")
-        print("per seed (dense / baseline): " + ", ".join(f"s{s} {dense[s]:.3f} / {baseline[s]:.3f}" for s in args.seeds))
+        print("per seed (dense / baseline): "
+              + ", ".join(f"s{s} {dense[s]:.3f} / {baseline[s]:.3f}" for s in args.seeds))
     if args.json:
         from edgeprune.atomic import write_json
 

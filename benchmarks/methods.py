@@ -257,11 +257,18 @@ def table(rows: list[dict], dense: dict) -> str:
     lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
              f"| dense | 0 | cplr round 0 | 0.000 | {dense['params']:,} | {dense['macs']:,} | "
              f"{fmt(dense['test_score'], '.4f')} | 0 | {fmt(dense['dev_score'], '.4f')} | reference |"]
+    notes: list[str] = []  # long notes once, under the table
     for r in rows:
         diff = None if r["test_score"] is None else r["test_score"] - dense["test_score"]
+        note = r.get("note") or ""
+        if note:
+            if note not in notes:
+                notes.append(note)
+            note = f"[{notes.index(note) + 1}]"
         lines.append(f"| {r['method']} | {r['target_wsr']} | {r['from']} | {fmt(r['wsr'], '.3f')} | {r['params']:,} | "
                      f"{r['macs']:,} | {fmt(r['test_score'], '.4f')} | {fmt(diff, '+.4f')} | "
-                     f"{fmt(r['dev_score'], '.4f')} | {r.get('note') or ''} |")
+                     f"{fmt(r['dev_score'], '.4f')} | {note} |")
+    lines += [""] + [f"[{i}] {n}" for i, n in enumerate(notes, 1)]
     return "\n".join(lines)
 
 
@@ -382,7 +389,11 @@ def main(argv=None) -> int:
     (out / "table.md").write_text(text + "\n")
     plot(curves, dense, out / "methods.png", f"{args.model} on synth, `edgeprune slim` defaults")
     print(f"load {os.getloadavg()[0]:.1f} at end; total {(time.perf_counter() - t_start) / 60:.1f} min\n")
-    print(f"{args.model}, seed 0; dense = round 0 of the cplr run; test − dense: test Score minus the dense one\n")
+    print(f"{args.model}, seed 0; dense = round 0 of the cplr run; test − dense: test Score minus the dense one.\n"
+          "cplr, lth-if, lth, cplr-l1: ONE run each to its highest target; a row is the round of that run whose "
+          "reached WSR is closest\nto the target (each round is retrained and evaluated; the last row is the "
+          "run's final model, after cplr's fine-tune).\ncp and tp-BNScalePruner (the peer) are one-shot: one "
+          "cut + fine-tune per target.\n")
     print(text)
     print(f"\nwrote {out}/results.json, table.md, methods.png")
     return 0

@@ -13,7 +13,7 @@ import torch.nn as nn
 from edgeprune import atomic
 
 DEVICE_KEYS = ("cpu_model", "arch", "logical_cores", "usable_cores")
-SCHEMA = "edgeprune.latency-cache/1"
+SCHEMA = "edgeprune.latency-cache/2"
 
 
 def cache_dir() -> Path:

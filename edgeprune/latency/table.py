@@ -10,7 +10,7 @@ from pathlib import Path
 from edgeprune.errors import EdgepruneError
 
 SCHEMA = "edgeprune.latency-table/1"
-STATS = ("p50", "p90", "mean")
+STATS = ("p50", "p90", "mean", "min")
 
 
 @dataclass

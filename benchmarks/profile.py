@@ -87,6 +87,54 @@ def format_rows(rows: list[dict], stat: str) -> str:
     return "\n".join(lines)
 
 
+def kernels_report(args) -> None:
+    """Where ORT's conv/matmul kernels step in speed (single layers, 1 thread), and per-op time and optimisation
+    levels of a zoo model dense and slim (what edgeprune sets vs the runtime's kernels)."""
+    from edgeprune.latency import kernels
+    from edgeprune.latency.predict import layer_macs
+    from edgeprune.latency.profile import _export, load_source
+    from edgeprune.latency.target import Target
+
+    bench = {"warmup": 3, "min_runs": 15, "min_seconds": 0.0, "max_seconds": 120.0, "block": 5}
+    target = Target("local", "ort", 1, bench=bench)
+
+    def measure(paths):  # chunks, each one device_bench run, interleaved within it
+        return [s for i in range(0, len(paths), 20) for s in target.measure(paths[i:i + 20])]
+
+    for kind in ("conv", "matmul"):
+        rows = kernels.sweep(kind, range(8, 73), measure)
+        print(f"# {kind}: width:GMAC/s (min latency), 1 thread")
+        print(" ".join(f"{r['width']}:{r['gmacs']:.1f}" for r in rows))
+        drops = [(a["width"], b["width"], b["gmacs"] / a["gmacs"]) for a, b in zip(rows, rows[1:])
+                 if b["gmacs"] < 0.85 * a["gmacs"]]
+        print(f"# {kind}: throughput drops > 15 % from one width to the next: "
+              + (", ".join(f"{a}->{b} x{r:.2f}" for a, b, r in drops) or "none"))
+    source = load_source(args.kernel_model)
+    variants = [("dense", source.model)] + [(label, m) for label, _, m in slim_variants(source, [0.8], args.importance)]
+    with tempfile.TemporaryDirectory(prefix="edgeprune-kernels.") as tmp:
+        paths = {}
+        for label, model in variants:
+            paths[label] = str(Path(tmp) / f"{label}.onnx")
+            _export(source, model, Path(paths[label]), "onnx")
+        for label, model in variants:
+            per_op = kernels.ops(paths[label])
+            conv_macs = sum(v for k, v in layer_macs(model, source.example).items()
+                            if isinstance(model.get_submodule(k), torch_conv()))
+            conv_ms = sum(v for k, v in per_op.items() if "Conv" in k)
+            print(f"# {args.kernel_model} {label}: conv {conv_macs / 1e6:.1f} MMACs in {conv_ms:.3f} ms = "
+                  f"{conv_macs / max(conv_ms, 1e-9) / 1e6:.1f} GMAC/s; ms per op type: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in list(per_op.items())[:8]))
+        for label, by_level in kernels.levels(paths).items():
+            print(f"# {args.kernel_model} {label}: min ms by graph optimisation level: "
+                  + ", ".join(f"{lv.replace('ORT_', '')} {ms:.3f}" for lv, ms in by_level.items()))
+
+
+def torch_conv():
+    import torch.nn as nn
+
+    return nn.modules.conv._ConvNd
+
+
 def main(argv=None) -> int:
     from provenance import stamp
 
@@ -103,6 +151,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-seconds", type=float, default=120.0)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--json", default=None)
+    p.add_argument("--kernels", action="store_true", help="the kernel-step and per-op report instead")
+    p.add_argument("--kernel-model", default="misp-audio")
     args = p.parse_args(argv)
     args.wsrs = [float(v) for v in args.wsrs.split(",")]
     import torch
@@ -110,6 +160,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     print("$ " + " ".join(["python", "benchmarks/profile.py", *(argv if argv is not None else sys.argv[1:])]))
     print(f"# {stamp()}", flush=True)
+    if args.kernels:
+        kernels_report(args)
+        return 0
     rows = []
     for name in args.models.split(","):
         rows += evaluate(name, args)

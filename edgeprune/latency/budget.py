@@ -39,6 +39,17 @@ def table_predictor(table: LatencyTable, stat: str = "p90") -> Predictor:
     return lambda widths: additive(table, widths, stat)
 
 
+def model_predictor(table: LatencyTable, analysis, stat: str = "p90") -> Predictor:
+    """The table's `layers` prediction of the analysed model cut to the widths (each call cuts a copy and counts
+    its per-layer MACs: exact for shared layers, a forward pass per call)."""
+    from edgeprune.latency.predict import predict
+
+    def run(widths: dict) -> float:
+        cut = {r: w for r, w in widths.items() if w < analysis.groups[r].width}
+        return predict(table, analysis.cut(cut), analysis.example, stat)
+    return run
+
+
 def _lost(scores: np.ndarray, width: int, now: int, to: int) -> float:
     """Importance of the channels that go from `now` to `to` (the lowest-ranked first, as the pruner cuts)."""
     ranked = np.sort(np.asarray(scores, dtype=float))

@@ -53,3 +53,14 @@ def test_unreachable_budget_and_bad_input(table):
         choose(table, ONES, 0, stat="p50")
     with pytest.raises(EdgepruneError, match="groups not in the latency table: fc"):
         choose(table, {"fc": [1.0]}, 1.0, stat="p50")
+
+
+def test_model_predictor_drives_the_same_choice_on_the_fake(table, source):
+    from edgeprune.latency.budget import model_predictor
+    from edgeprune.latency.groups import Analysis
+
+    predictor = model_predictor(table, Analysis(source.model, source.example), stat="p50")
+    assert predictor({"conv1": 24, "conv2": 16}) == pytest.approx(table.dense["p50"])
+    assert predictor({"conv1": 8, "conv2": 16}) == pytest.approx(fake({"conv1": 8, "conv2": 16}))
+    plan = choose(table, ONES, 1.6, predictor=predictor, stat="p50")
+    assert plan.widths == {"conv1": 8, "conv2": 16} and plan.met

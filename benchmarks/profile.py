@@ -41,7 +41,7 @@ def evaluate(name: str, args) -> list[dict]:
     source = load_source(name)
     bench = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
              "max_seconds": args.max_seconds, "block": 5}
-    target = Target("local", "ort", args.threads, bench=bench)
+    target = Target("local", "ort", args.threads, bench=bench, clock=args.clock)
     table = profile(source, target, cache_folder=args.cache_dir)
     print(f"# {name}: table dense p50 {table.dense['p50']:.3f} ms, {sum(len(g['points']) for g in table.groups.values())} "
           f"points ({table.meta['measured_now']} measured now, {table.meta['seconds']} s)", flush=True)
@@ -145,6 +145,8 @@ def main(argv=None) -> int:
     p.add_argument("--stat", default="p50", choices=("p50", "p90", "mean", "min"),
                    help="min resists load from other processes best (a shared machine)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--clock", default="wall", choices=("wall", "thread-cpu"),
+                   help="thread-cpu: the measuring thread's CPU time, unmoved by other jobs on a shared machine")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--min-runs", type=int, default=20)
     p.add_argument("--min-seconds", type=float, default=0.5)

@@ -24,6 +24,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--runtime", default="ort", choices=("ort", "litert", "tflite-runtime"),
                         help="ort measures ONNX exports; litert and tflite-runtime TFLite exports")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of the runtime")
+    parser.add_argument("--clock", default="wall", choices=("wall", "thread-cpu"),
+                        help="thread-cpu: the measuring thread's CPU time (local ort, 1 thread), unmoved by other "
+                        "processes on a shared machine; wall: what a user waits (device_bench)")
     parser.add_argument("--grid", default="0.9,0.8,0.7,0.6,0.5,0.4,0.3,0.2,0.1",
                         help="kept fractions of each group's channels to measure")
     parser.add_argument("--align", type=int, default=0, metavar="N",
@@ -70,7 +73,8 @@ def make_target(args):
                       strict_host_key_checking=args.strict_host_key_checking)
     bench = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
              "max_seconds": max(args.bench_max_seconds, 1.0), "block": 5}
-    target = Target(args.target, args.runtime, args.threads, opts, args.remote_python, args.remote_tmp, bench)
+    target = Target(args.target, args.runtime, args.threads, opts, args.remote_python, args.remote_tmp, bench,
+                    args.clock)
     if target.ssh is not None:
         opts.common()  # key file and options checked before any work
     return target
@@ -83,7 +87,8 @@ def format_table(table) -> str:
     for root, g in table.groups.items():
         cells = ", ".join(f"{p['width']}:{p['p50']:.3f}" for p in sorted(g["points"], key=lambda p: -p["width"]))
         rows.append((root, str(g["width"]), cells or "(not measured)"))
-    head = (f"{table.model} on {table.meta['machine'].get('cpu_model')} ({table.meta['target']}), "
+    clock = "" if table.meta.get("clock", "wall") == "wall" else f", {table.meta['clock']} clock"
+    head = (f"{table.model} on {table.meta['machine'].get('cpu_model')} ({table.meta['target']}{clock}), "
             f"{table.meta['runtime']} {table.meta['runtime_version']}, {table.meta['threads']} thread(s): "
             f"dense p50 {table.dense['p50']:.3f} ms")
     return head + "\n" + format_rows(("group", "width", "width:p50 ms with the group alone at it"), rows)

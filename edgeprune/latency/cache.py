@@ -40,7 +40,7 @@ def architecture_hash(model: nn.Module, example_inputs) -> str:
 def device_fingerprint(machine: dict, target: str) -> dict:
     """What identifies the measuring device: CPU model, architecture, cores, and the SSH target if remote."""
     out = {k: machine.get(k) for k in DEVICE_KEYS}
-    out["target"] = target if target != "local" else "local"
+    out["target"] = target
     return out
 
 

@@ -66,7 +66,7 @@ def _profile(source, target, grid, align, max_seconds, cache_folder, clock) -> L
     start = clock()
     probe = target.probe()
     model, example = source.model, source.example
-    device = device_fingerprint(probe["machine"], target.spec)
+    device = device_fingerprint(probe["machine"], target.label)
     arch = architecture_hash(model, example)
     cache = PointCache(cache_key(device, target.runtime, probe["runtime_version"], target.threads, arch), cache_folder)
     analysis = None
@@ -142,6 +142,7 @@ def _assemble(source, target, probe, device, arch, cache, grid, align) -> Latenc
         raise EdgepruneError("nothing was measured: no prunable group, or --max-seconds too small for one group")
     dense = {k: statistics.median(v) for k, v in dense_runs.items()}
     meta = {"architecture": arch, "runtime": target.runtime, "runtime_version": probe["runtime_version"],
-            "threads": target.threads, "target": target.spec, "machine": probe["machine"], "device": device,
+            "threads": target.threads, "target": target.spec, "clock": target.clock, "machine": probe["machine"],
+            "device": device,
             "grid": list(grid), "align": align, "bench": dict(target.bench), "cache": str(cache.path)}
     return LatencyTable(source.name, meta, dense, cache.meta["layer_macs"], groups)

@@ -33,6 +33,7 @@ class Target:
     remote_tmp: str | None = None
     bench: dict = field(default_factory=lambda: {"warmup": 5, "min_runs": 20, "min_seconds": 0.5,
                                                  "max_seconds": 60.0, "block": 5})
+    clock: str = "wall"  # or "thread-cpu" (cputime.py): local ORT with one thread, immune to other load
 
     def __post_init__(self):
         from edgeprune.remote import SshOptions, parse_target
@@ -44,6 +45,17 @@ class Target:
         self.ssh = parse_target(self.spec)
         if self.ssh is not None and self.ssh_options is None:
             self.ssh_options = SshOptions()
+        if self.clock not in ("wall", "thread-cpu"):
+            raise EdgepruneError(f"unknown clock {self.clock!r}; choose wall or thread-cpu")
+        if self.clock == "thread-cpu":
+            from edgeprune.latency.cputime import check
+
+            check(self)
+
+    @property
+    def label(self) -> str:
+        """The target as the cache and the table name it: the spec, and the clock unless wall time."""
+        return self.spec if self.clock == "wall" else f"{self.spec} ({self.clock} clock)"
 
     @property
     def format(self) -> str:
@@ -80,6 +92,10 @@ class Target:
         """device_bench on `paths`, interleaved, in one process: the latency_ms block of each."""
         from edgeprune.commands.bench import bench_local
 
+        if self.clock == "thread-cpu":
+            from edgeprune.latency.cputime import measure_cpu_time
+
+            return measure_cpu_time(paths, self.bench)
         if self.ssh is None:
             result = bench_local(paths, self.device_args())
         else:

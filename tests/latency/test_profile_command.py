@@ -56,3 +56,21 @@ def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and message in err[0]
     assert not (tmp_path / "t.json").exists()
+
+
+def test_thread_cpu_clock_profile_is_cached_apart_from_wall_time(tmp_path, capsys):
+    out, cache = tmp_path / "t.json", tmp_path / "cache"
+    rc, io = _run(capsys, "--out", str(out), "--cache-dir", str(cache), "--clock", "thread-cpu")
+    assert rc == 0, io.err
+    table = json.loads(out.read_text())
+    assert table["clock"] == "thread-cpu" and "thread-cpu" in table["device"]["target"]
+    assert all(p["min"] > 0 for g in table["groups"].values() for p in g["points"])
+    rc, io = _run(capsys, "--out", str(out), "--cache-dir", str(cache))  # wall clock: its own cache entry
+    assert rc == 0 and json.loads(out.read_text())["measured_now"] == table["measured_now"]
+
+
+def test_thread_cpu_clock_needs_one_local_ort_thread(tmp_path, capsys):
+    rc = main(["profile", "lenet5", "--out", str(tmp_path / "t.json"), "--clock", "thread-cpu", "--threads", "2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == ["edgeprune profile: error: --clock thread-cpu needs --target local, --runtime ort "
+                               "and --threads 1"]

@@ -96,7 +96,7 @@ def kernels_report(args) -> None:
     from edgeprune.latency.target import Target
 
     bench = {"warmup": 3, "min_runs": 15, "min_seconds": 0.0, "max_seconds": 120.0, "block": 5}
-    target = Target("local", "ort", 1, bench=bench)
+    target = Target("local", "ort", 1, bench=bench, clock=args.clock)
 
     def measure(paths):  # chunks, each one device_bench run, interleaved within it
         return [s for i in range(0, len(paths), 20) for s in target.measure(paths[i:i + 20])]

@@ -21,13 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def slim_variants(source, wsrs, importance: str):
+def slim_variants(source, wsrs, importance: str, round_to: int | None = None):
     import edgeprune
 
     out = []
     for wsr in wsrs:
         model = copy.deepcopy(source.model)
-        edgeprune.ChannelPruner(model, source.example, importance=importance).prune(wsr, unit="params")
+        edgeprune.ChannelPruner(model, source.example, importance=importance, round_to=round_to).prune(wsr, unit="params")
         out.append((f"wsr{wsr:g}", wsr, model.eval()))
     return out
 
@@ -42,11 +42,11 @@ def evaluate(name: str, args) -> list[dict]:
     bench = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
              "max_seconds": args.max_seconds, "block": 5}
     target = Target("local", "ort", args.threads, bench=bench, clock=args.clock)
-    table = profile(source, target, cache_folder=args.cache_dir)
+    table = profile(source, target, align=args.align, cache_folder=args.cache_dir)
     print(f"# {name}: table dense p50 {table.dense['p50']:.3f} ms, {sum(len(g['points']) for g in table.groups.values())} "
           f"points ({table.meta['measured_now']} measured now, {table.meta['seconds']} s)", flush=True)
     dense = edgeprune.count(source.model, source.example)
-    variants = slim_variants(source, args.wsrs, args.importance)
+    variants = slim_variants(source, args.wsrs, args.importance, args.round_to)
     with tempfile.TemporaryDirectory(prefix="edgeprune-predict.") as tmp:
         paths = [Path(tmp) / "dense.onnx"] + [Path(tmp) / f"{label}.onnx" for label, _, _ in variants]
         _export(source, source.model, paths[0], "onnx")
@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     p.add_argument("--models", default="tv-audio,misp-audio")
     p.add_argument("--wsrs", default="0.3,0.4,0.5,0.6,0.7,0.8")
     p.add_argument("--importance", default="l1")
+    p.add_argument("--align", type=int, default=0, help="the table also measures multiples of N (profile --align)")
+    p.add_argument("--round-to", type=int, default=None, help="slim models keep multiples of N channels")
     p.add_argument("--stat", default="p50", choices=("p50", "p90", "mean", "min"),
                    help="min resists load from other processes best (a shared machine)")
     p.add_argument("--threads", type=int, default=1)

@@ -8,7 +8,7 @@ import sys
 
 # name -> module under edgeprune.commands; each module has HELP, add_arguments(parser), run(args) -> int.
 # Modules import their heavy dependencies inside run(), so `--help` stays fast.
-COMMANDS = ("slim", "export", "bench", "report", "data", "eval")
+COMMANDS = ("slim", "export", "bench", "report", "data", "eval", "profile", "sensitivity")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

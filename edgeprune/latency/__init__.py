@@ -1,0 +1,1 @@
+"""Latency of a model on its target, per prunable group and width: the profile table, its cache, predictions."""

@@ -8,7 +8,7 @@ takes, per target, the round closest to it (the last target: the run's final mod
 CP is one-shot, so it runs once per target. Every run is an `edgeprune slim` subprocess with one torch thread
 (OMP_NUM_THREADS=1), --jobs at a time; run directories are resumable (a finished run is reused).
 
-    python benchmarks/methods.py --out runs/bench-methods            # the recorded budget (~1 h, 2 cores)
+    python benchmarks/methods.py --out runs/bench-methods            # the recorded budget (~40 run-minutes)
     python benchmarks/methods.py --out /tmp/bench --quick            # a smoke test (tiny data, minutes)
 
 Results: OUT/results.json, OUT/table.md, OUT/methods.png.

@@ -47,7 +47,9 @@ def _run(out: Path, method: str, seed: int, args) -> dict:
     first = json.loads((run_dir / "round_000" / "metrics.json").read_text())
     return {"method": method, "seed": seed, "wsr": final["wsr"], "params": final["params"],
             "round0_test": first["test"]["score"], "final_test": final["test"]["score"],
-            "final_dev": final["dev"]["score"], "wall_s": time.perf_counter() - t0, "dir": str(run_dir)}
+            "final_dev": final["dev"]["score"], "dir": str(run_dir),
+            # the run's own compute time (also when this call reused a finished run or waited for one)
+            "wall_s": final.get("total_wall_s") or time.perf_counter() - t0}
 
 
 def _baseline(seed: int, args) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 import torch.nn as nn
 import torch_pruning as tp
 
+from edgeprune.kinds import kind_of
 from edgeprune.pruning import layers
 
 
@@ -39,8 +40,7 @@ class Group:
     @property
     def producers(self) -> list[Item]:
         """Layers whose output filters create the channel (not BN, not depthwise)."""
-        return [it for it in self.items if it.kind == "out" and isinstance(it.module, layers.ROOT_TYPES)
-                and not layers.is_depthwise(it.module)]
+        return [it for it in self.items if it.kind == "out" and layers.produces(it.module)]
 
 
 def _kind(dep, module) -> str:
@@ -51,7 +51,7 @@ def _kind(dep, module) -> str:
 
 
 def collect(dg, model: nn.Module, ignored: set[int], opaque_nodes: dict, frozen: set[int] = frozenset()) -> list[Group]:
-    """All groups rooted at conv/linear/LSTM layers, each with `reason` and `rule` set when it may not be cut.
+    """All groups rooted at layers whose kind is a root (conv, linear, recurrent, embedding, a user's), each with `reason` and `rule` set when it may not be cut.
 
     `ignored` holds id() of modules whose own output channels are kept (torch-pruning's `ignored_layers`: their
     inputs may still shrink); `frozen` id() of modules no cut may touch at all (the group is held if any of its
@@ -60,7 +60,7 @@ def collect(dg, model: nn.Module, ignored: set[int], opaque_nodes: dict, frozen:
     """
     names = {m: n for n, m in model.named_modules()}
     out = []
-    for g in dg.get_all_groups(root_module_types=layers.ROOT_TYPES):
+    for g in dg.get_all_groups(root_module_types=layers.root_types()):
         root_module = g[0].dep.target.module
         items, held, opaque = [], [], []
 
@@ -86,7 +86,8 @@ def collect(dg, model: nn.Module, ignored: set[int], opaque_nodes: dict, frozen:
                 continue  # torch-pruning's dummy ops (concat, reshape, element-wise)
             name = names[mod]
             if not layers.supported(mod):
-                hold("unsupported", f"layer {name!r} ({type(mod).__name__}) is not supported by the pruner")
+                if not layers.passes_by(mod):
+                    hold("unsupported", f"layer {name!r} ({type(mod).__name__}) {layers.refusal(mod)}")
                 continue
             kind = _kind(dep, mod)
             if id(mod) in frozen:
@@ -96,7 +97,7 @@ def collect(dg, model: nn.Module, ignored: set[int], opaque_nodes: dict, frozen:
             items.append(Item(name, mod, kind, np.asarray(gi.idxs, dtype=np.int64),
                               np.asarray(gi.root_idxs, dtype=np.int64)))
         root = names.get(root_module, "?")
-        width = layers.pruner_of(root_module).get_out_channels(root_module) if layers.supported(root_module) else 0
+        width = layers.widths(root_module)[0] if layers.supported(root_module) else 0
         if opaque:
             hold("opaque", opaque[0])
         group = Group(root=root, width=int(width or 0), items=items, opaque=opaque)
@@ -105,9 +106,8 @@ def collect(dg, model: nn.Module, ignored: set[int], opaque_nodes: dict, frozen:
         group.coupled = len(group.producers) >= 2
         if group.reason is None and _range_problem(group):
             group.rule, group.reason = "range", _range_problem(group)
-        if group.reason is None and isinstance(root_module, nn.LSTM) and root_module.bidirectional:
-            group.rule = "unsupported"
-            group.reason = f"hidden units of bidirectional LSTM {root!r} are not pruned (output holds both directions)"
+        if group.reason is None and layers.supported(root_module) and kind_of(root_module).hold_out(root_module, root):
+            group.rule, group.reason = "unsupported", kind_of(root_module).hold_out(root_module, root)
         out.append(group)
     return out
 

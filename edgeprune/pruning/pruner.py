@@ -12,7 +12,7 @@ from edgeprune.counting import Counts, count, count_params
 from edgeprune.errors import EdgepruneError
 from edgeprune.pruning import carry, graph, groups as groups_mod, importance, layers, probe
 from edgeprune.pruning.importance import NORMALIZERS
-from edgeprune.pruning.lstm import check_supported
+from edgeprune.kinds import kind_of, register
 from edgeprune.pruning.options import check_numbers, choice, copy_history, resolve_layers
 from edgeprune.pruning.replay import apply_ops, compile_ops
 from edgeprune.pruning.report import PruneReport
@@ -31,6 +31,8 @@ class ChannelPruner:
     ignored_layers: modules or qualified names (containers: everything inside) whose own output channels are kept,
     as in torch-pruning: their inputs still shrink when the layer feeding them is cut (`ignored_layers=[model.fc]`).
     frozen_layers: modules or names no cut may touch at all: every group reaching one of them is held.
+    custom_kinds: {layer class: LayerKind} for a user's own layers (edgeprune.kinds; registered process-wide,
+    so that counting, checkpoints and masks know them too).
     min_channels: per-layer floor (>= 1: no layer is deleted whole); round_to: kept widths multiples of N.
     scope: "global" (one ranking over all groups) or "layerwise" (the fraction from every group).
     verify: after each prune compare every touched layer with the zeroed unpruned model; raise above 1e-5 relative.
@@ -41,7 +43,7 @@ class ChannelPruner:
     def __init__(self, model: nn.Module, example_inputs, importance: str = "bn_scale", residual: str = "couple",
                  ignored_layers: Iterable = (), min_channels: int = 1, round_to: int | None = None,
                  scope: str = "global", verify: bool = True, normalizer: str = "mean",
-                 max_step_share: float | None = None, frozen_layers: Iterable = ()):
+                 max_step_share: float | None = None, frozen_layers: Iterable = (), custom_kinds: dict | None = None):
         if not isinstance(model, nn.Module):
             raise EdgepruneError(f"ChannelPruner needs an nn.Module, got {type(model).__name__}")
         choice("importance", importance, importance_methods())
@@ -56,9 +58,12 @@ class ChannelPruner:
         self.normalizer, self.max_step_share = normalizer, max_step_share
         self.ignored = resolve_layers(model, ignored_layers)
         self.frozen = resolve_layers(model, frozen_layers, "frozen_layers")
+        for layer_type, kind in (custom_kinds or {}).items():
+            register(layer_type, kind)
         for name, m in model.named_modules():
-            if isinstance(m, nn.LSTM):
-                check_supported(m, name)
+            kind = kind_of(m)
+            if kind is not None and kind.refuse_model and kind.refuse(m):
+                raise EdgepruneError(f"layer {name!r} ({type(m).__name__}): {kind.refuse(m)}")
         self.history: list[dict] = []
         self._verdicts: dict[str, str | None] = {}  # root name -> probe result, kept across steps
         self._macs: int | None = None  # MACs of the model as it was at self._signature

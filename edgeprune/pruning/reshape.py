@@ -11,14 +11,11 @@ viewed as a one-channel image) is reported as opaque instead.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch_pruning as tp
 from torch_pruning import _helpers
 
 from edgeprune.pruning.concat import feature_axis
-
-_CONV = nn.modules.conv._ConvNd
-_BN = nn.modules.batchnorm._BatchNorm
+from edgeprune.pruning.layers import channels_last
 _SHAPE_OPS = {"permute", "transpose", "view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous",
               "swapaxes", "swapdims", "movedim", "unflatten", "_reshape_alias"}
 
@@ -70,7 +67,7 @@ def _chain(node, recorder):
     """Recorded shape ops from the producing layer to `node` (inclusive), that layer's node, the nodes passed."""
     ops, cur, passed = [], node, []
     while True:
-        if isinstance(cur.module, (_CONV, _BN, nn.Linear, nn.LSTM)):
+        if channels_last(cur.module) is not None:
             return list(reversed(ops)), cur, passed
         rec = recorder.ops.get(cur.grad_fn)
         if rec is None and len(cur.inputs) == 1 and cur.grad_fn.name() in _COPIES:
@@ -93,7 +90,7 @@ def _chain(node, recorder):
 
 def _replay(ops, producer) -> torch.Tensor | None:
     first = ops[0].in_shapes[0]
-    axis = 1 if isinstance(producer.module, (_CONV, _BN)) else len(first) - 1
+    axis = len(first) - 1 if channels_last(producer.module) else 1
     shape = [1] * len(first)
     shape[axis] = first[axis]
     ids = torch.arange(first[axis]).reshape(shape).expand(*first)
@@ -153,7 +150,7 @@ def fix(dg, recorder, opaque: dict) -> None:
         if ids is None:
             opaque[node] = "channels pass through a resize that changes the channel axis before a reshape"
             continue
-        width = ops[0].in_shapes[0][1 if isinstance(producer.module, (_CONV, _BN)) else -1]
+        width = ops[0].in_shapes[0][-1 if channels_last(producer.module) else 1]
         axis = _channel_axis(ids, feature_axis(node, ids.dim()))
         if axis is None:
             opaque[node] = "channels pass through a reshape that mixes channels with another axis"

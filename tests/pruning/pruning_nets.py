@@ -29,6 +29,15 @@ def removed_rows(before: torch.Tensor, after: torch.Tensor) -> list[int]:
     return sorted(set(range(before.shape[0])) - set(kept))
 
 
+def narrowed(head: nn.Linear, keep: list[int]) -> nn.Linear:
+    """A copy of `head` that reads only its input columns `keep` (a consumer with the other channels removed)."""
+    small = nn.Linear(len(keep), head.out_features)
+    with torch.no_grad():
+        small.weight.copy_(head.weight[:, keep])
+        small.bias.copy_(head.bias)
+    return small
+
+
 def zeroed_bn_copy(model: nn.Module, conv_name: str, bn_name: str, pruned: nn.Module) -> nn.Module:
     """Copy of the unpruned `model` whose channels removed from `conv_name` are zeroed at its BatchNorm."""
     ref = copy.deepcopy(model).eval()

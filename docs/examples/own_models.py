@@ -66,6 +66,27 @@ class FusionNet(nn.Module):
         return self.fc(seq.mean(1))
 
 
+def as_if_trained(model: nn.Module, dead: float = 0.4, seed: int = 0) -> nn.Module:
+    """Stand-in for a model trained with an L1 penalty on BatchNorm gammas (network slimming): spread gammas and
+    running statistics, and `dead` of the channels of every width with gamma = beta = 0 (the same channels
+    in every BatchNorm of that width, so that the layers one channel passes through agree)."""
+    g = torch.Generator().manual_seed(seed)
+    chosen: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.weight.copy_(torch.rand(n, generator=g) * 0.9 + 0.1)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_mean.normal_(0, 0.1, generator=g)
+                m.running_var.uniform_(0.5, 1.5, generator=g)
+                if n not in chosen:
+                    chosen[n] = torch.randperm(n, generator=g)[: round(dead * n)]
+                m.weight[chosen[n]] = 0.0
+                m.bias[chosen[n]] = 0.0
+    return model
+
+
 def example_inputs(name: str, batch: int = 2, frames: int = 20) -> tuple[torch.Tensor, ...]:
     """Random inputs of the right shapes for `DSCNN`, `CRNN` or `FusionNet`."""
     g = torch.Generator().manual_seed(0)

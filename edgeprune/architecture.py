@@ -11,28 +11,14 @@ import torch
 from torch import nn
 
 from edgeprune.errors import EdgepruneError
-
-# Layer kind -> the constructor attributes that carry a width. forward() of these layers reads some of
-# them (LSTM.input_size/hidden_size, LayerNorm.normalized_shape, GroupNorm.num_groups), so they must be
-# set, not only the parameter shapes.
-_WIDTH_ATTRS: tuple[tuple[type, tuple[str, ...]], ...] = (
-    (nn.modules.conv._ConvNd, ("in_channels", "out_channels", "groups")),
-    (nn.modules.batchnorm._NormBase, ("num_features",)),
-    (nn.Linear, ("in_features", "out_features")),
-    (nn.Bilinear, ("in1_features", "in2_features", "out_features")),
-    (nn.RNNBase, ("input_size", "hidden_size", "proj_size")),
-    (nn.LayerNorm, ("normalized_shape",)),
-    (nn.GroupNorm, ("num_groups", "num_channels")),
-    (nn.PReLU, ("num_parameters",)),
-    (nn.Embedding, ("num_embeddings", "embedding_dim")),
-)
-
+from edgeprune.kinds import kind_of
 
 def _attrs_for(module: nn.Module) -> tuple[str, ...]:
-    for kind, attrs in _WIDTH_ATTRS:
-        if isinstance(module, kind):
-            return attrs
-    return ()
+    """The constructor attributes that carry a width, as the layer's kind (edgeprune.kinds) lists them.
+    forward() of some layers reads them (LSTM.input_size/hidden_size, GroupNorm.num_groups), so they must
+    be set, not only the parameter shapes."""
+    kind = kind_of(module)
+    return kind.width_attrs if kind is not None else ()
 
 
 def _jsonable(value):
@@ -129,69 +115,13 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
-
-
 def _expected_shapes(name: str, module: nn.Module, v: dict) -> dict[str, tuple]:
     """{parameter or buffer name: shape} that a layer of this type has with the widths `v`."""
-
-    def bad(why):
-        return EdgepruneError(f"checkpoint layer {name!r}: {why}")
-
-    shapes = {}
-    if isinstance(module, nn.modules.conv._ConvNd):
-        i, o, g = v["in_channels"], v["out_channels"], v["groups"]
-        if i % g or o % g:
-            raise bad(f"groups {g} does not divide in_channels {i} and out_channels {o}")
-        k = tuple(module.kernel_size)
-        shapes["weight"] = (i, o // g, *k) if module.transposed else (o, i // g, *k)
-        if module.bias is not None:
-            shapes["bias"] = (o,)
-    elif isinstance(module, nn.modules.batchnorm._NormBase):
-        n = v["num_features"]
-        if module.affine:
-            shapes.update(weight=(n,), bias=(n,))
-        if module.track_running_stats:
-            shapes.update(running_mean=(n,), running_var=(n,))
-    elif isinstance(module, nn.Linear):
-        shapes["weight"] = (v["out_features"], v["in_features"])
-        if module.bias is not None:
-            shapes["bias"] = (v["out_features"],)
-    elif isinstance(module, nn.Bilinear):
-        shapes["weight"] = (v["out_features"], v["in1_features"], v["in2_features"])
-        if module.bias is not None:
-            shapes["bias"] = (v["out_features"],)
-    elif isinstance(module, nn.RNNBase):
-        gates, hidden, proj = _GATES.get(module.mode, 1) * v["hidden_size"], v["hidden_size"], v.get("proj_size", 0)
-        if proj and proj >= hidden:
-            raise bad(f"proj_size {proj} must be smaller than hidden_size {hidden}")
-        out = proj or hidden
-        dirs = 2 if module.bidirectional else 1
-        for layer in range(module.num_layers):
-            for sfx in ("", "_reverse")[:dirs]:
-                shapes[f"weight_ih_l{layer}{sfx}"] = (gates, v["input_size"] if layer == 0 else out * dirs)
-                shapes[f"weight_hh_l{layer}{sfx}"] = (gates, out)
-                if module.bias:
-                    shapes[f"bias_ih_l{layer}{sfx}"] = shapes[f"bias_hh_l{layer}{sfx}"] = (gates,)
-                if proj:
-                    shapes[f"weight_hr_l{layer}{sfx}"] = (proj, hidden)
-    elif isinstance(module, nn.LayerNorm):
-        ns = tuple(v["normalized_shape"])
-        if module.weight is not None:
-            shapes["weight"] = ns
-        if module.bias is not None:
-            shapes["bias"] = ns
-    elif isinstance(module, nn.GroupNorm):
-        c, g = v["num_channels"], v["num_groups"]
-        if c % g:
-            raise bad(f"num_groups {g} does not divide num_channels {c}")
-        if module.affine:
-            shapes.update(weight=(c,), bias=(c,))
-    elif isinstance(module, nn.PReLU):
-        shapes["weight"] = (v["num_parameters"],)
-    elif isinstance(module, nn.Embedding):
-        shapes["weight"] = (v["num_embeddings"], v["embedding_dim"])
-    return shapes
+    kind = kind_of(module)
+    try:
+        return kind.shapes(module, v) if kind is not None else {}
+    except ValueError as exc:  # the kind found the widths inconsistent
+        raise EdgepruneError(f"checkpoint layer {name!r}: {exc}") from None
 
 
 def _reshape_tensors(model: nn.Module, state: dict[str, torch.Tensor]) -> None:

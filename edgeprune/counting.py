@@ -1,7 +1,7 @@
 """Parameter and MAC counting (`edgeprune.count`), with recurrent layers counted per time step and sample.
 
 torch-pruning's count_ops_and_params multiplies LSTM MACs by T x directions instead of batch x T
-(PITFALLS.md item 4), so this counts with our own forward hooks.
+(PITFALLS.md item 4), so this counts with our own forward hooks, each layer as its kind (edgeprune.kinds) says.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import torch
 import torch.nn as nn
 
 from edgeprune.errors import EdgepruneError
-
-_GATES = {nn.LSTM: 4, nn.GRU: 3, nn.RNN: 1}
-
+from edgeprune.kinds import LayerKind, kind_of
 
 @dataclass(frozen=True)
 class Counts:
@@ -33,49 +31,16 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
-def _conv_macs(m: nn.modules.conv._ConvNd, out: torch.Tensor) -> int:
-    per_output = (m.in_channels // m.groups) * int(torch.tensor(m.kernel_size).prod())
-    return out.numel() * per_output
-
-
-def _linear_macs(m: nn.Linear, out: torch.Tensor) -> int:
-    return (out.numel() // m.out_features) * m.in_features * m.out_features
-
-
-def _rnn_macs(m: nn.RNNBase, inp, out) -> int:
-    x = inp[0]
-    if isinstance(x, nn.utils.rnn.PackedSequence):
-        steps = int(x.data.shape[0])  # every (sample, time) pair once
-    else:
-        steps = int(x.shape[0] * x.shape[1]) if x.dim() == 3 else int(x.shape[0])
-    gates = _GATES[type(m)]
-    dirs = 2 if m.bidirectional else 1
-    hidden = m.hidden_size
-    real_h = m.proj_size if getattr(m, "proj_size", 0) else hidden
-    macs = 0
-    for k in range(m.num_layers):
-        width_in = m.input_size if k == 0 else real_h * dirs
-        per_step = gates * hidden * (width_in + real_h)
-        if real_h != hidden:
-            per_step += hidden * real_h
-        macs += dirs * per_step
-    return steps * macs
-
-
 def counted(m: nn.Module) -> bool:
-    """Whether `layer_macs` counts this layer (conv, linear, LSTM/GRU/RNN)."""
-    return isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)) or type(m) in _GATES
+    """Whether `layer_macs` counts this layer (its kind counts MACs: conv, linear, LSTM/GRU/RNN, a user's kind)."""
+    kind = kind_of(m)
+    return kind is not None and type(kind).macs is not LayerKind.macs
 
 
 def layer_macs(m: nn.Module, inp, out) -> int:
-    """MACs of one call of layer `m` (a forward hook's arguments); 0 for layers not counted."""
-    if isinstance(m, nn.modules.conv._ConvNd):
-        return _conv_macs(m, out)
-    if isinstance(m, nn.Linear):
-        return _linear_macs(m, out)
-    if type(m) in _GATES:
-        return _rnn_macs(m, inp, out)
-    return 0
+    """MACs of one call of layer `m` (a forward hook's arguments), as its kind counts them; 0 for others."""
+    kind = kind_of(m)
+    return int(kind.macs(m, inp, out) or 0) if kind is not None else 0
 
 
 def count(model: nn.Module, example_inputs: Sequence[torch.Tensor] | torch.Tensor) -> Counts:

@@ -142,7 +142,7 @@ class Context:
         from edgeprune import ChannelPruner
 
         return ChannelPruner(model, self.example, importance=importance, residual=self.cfg.residual,
-                             ignored_layers=tuple(ignored), min_channels=self.cfg.min_channels, scope=scope,
+                             frozen_layers=tuple(ignored), min_channels=self.cfg.min_channels, scope=scope,
                              verify=True, max_step_share=self.cfg.max_step_share)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from edgeprune.kinds import kind_of
+
 LAYER_TYPES = ("conv", "lstm", "fc", "norm", "other")
 
 
@@ -12,15 +14,8 @@ def layer_type(module: nn.Module) -> str | None:
     """conv, lstm, fc or norm for a layer that owns parameters; other for anything else; None when empty."""
     if not any(True for _ in module.parameters(recurse=False)):
         return None
-    if isinstance(module, nn.modules.conv._ConvNd):
-        return "conv"
-    if isinstance(module, nn.RNNBase):
-        return "lstm"
-    if isinstance(module, (nn.Linear, nn.Bilinear)):
-        return "fc"
-    if isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
-        return "norm"
-    return "other"
+    kind = kind_of(module)
+    return kind.family if kind is not None and kind.family in LAYER_TYPES else "other"
 
 
 def params_by_type(model: nn.Module, masks: dict | None = None) -> dict[str, int]:

@@ -10,18 +10,18 @@ import torch
 from torch import nn
 
 from edgeprune.errors import EdgepruneError
-
-_PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.LSTM, nn.GRU, nn.RNN)
+from edgeprune.kinds import kind_of
 
 
 def prunable_weights(model: nn.Module, exclude: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
-    """The weight matrices of conv, linear and recurrent layers (biases and norms are never masked).
+    """The weight matrices of layers whose kind is maskable (conv, linear, recurrent; biases and norms never).
 
     `exclude`: module-name prefixes whose weights are left out (frozen or ignored parts).
     """
     out = {}
     for mname, module in model.named_modules():
-        if not isinstance(module, _PRUNABLE):
+        kind = kind_of(module)
+        if kind is None or not kind.maskable:
             continue
         if any(mname == p or mname.startswith(p + ".") for p in exclude):
             continue

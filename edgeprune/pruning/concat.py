@@ -9,13 +9,13 @@ position of each traced branch among the concat's inputs.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch_pruning as tp
 from torch_pruning.dependency.index_mapping import _ConcatIndexMapping
 
+from edgeprune.pruning import layers
+
 _CATS = {torch.cat, torch.concat, torch.concatenate}
-_CONV = nn.modules.conv._ConvNd
-_BN = nn.modules.batchnorm._BatchNorm
+
 
 
 def feature_axis(node, ndim: int) -> int:
@@ -26,10 +26,9 @@ def feature_axis(node, ndim: int) -> int:
         if n in seen:
             continue
         seen.add(n)
-        if isinstance(n.module, (_CONV, _BN)):
-            return 1
-        if isinstance(n.module, (nn.Linear, nn.LSTM)):
-            return ndim - 1
+        last = layers.channels_last(n.module)
+        if last is not None:
+            return ndim - 1 if last else 1
         stack.extend(n.outputs)
     return 1
 

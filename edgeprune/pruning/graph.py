@@ -1,4 +1,4 @@
-"""Build torch-pruning's dependency graph with edgeprune's fixes (gate-block LSTM pruner, concat and reshape maps)."""
+"""Build torch-pruning's dependency graph with edgeprune's fixes (the layer kinds' pruners, concat and reshape maps)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,34 @@ import torch.nn as nn
 import torch_pruning as tp
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.pruning import concat, reshape
+from edgeprune.pruning import concat, layers, reshape
 from edgeprune.pruning.recorder import ShapeRecorder
-from edgeprune.pruning.layers import LSTM_PRUNER
+
+
+class _Bridge(torch.autograd.Function):
+    """One autograd node from a layer's input to its output. Autograd decomposes some kernels into hundreds of
+    element-wise nodes (a GRU on CPU), which torch-pruning would follow as if channels passed straight through;
+    during the trace each customized layer is this one node, as the fused LSTM kernel already is."""
+
+    @staticmethod
+    def forward(ctx, x, out, anchor):
+        return out.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, None
+
+
+def _bridge(m: nn.Module, args, out):
+    x = args[0] if args else None
+    anchor = next(m.parameters(), None)
+    if not torch.is_tensor(x) or anchor is None:
+        return None
+    first = out[0] if isinstance(out, tuple) else out
+    if not torch.is_tensor(first):
+        return None
+    bridged = _Bridge.apply(x, first.detach(), anchor)
+    return (bridged, *out[1:]) if isinstance(out, tuple) else bridged
 
 
 def build(model: nn.Module, inputs: tuple) -> tuple[tp.DependencyGraph, dict]:
@@ -25,17 +50,20 @@ def build(model: nn.Module, inputs: tuple) -> tuple[tp.DependencyGraph, dict]:
         return out
 
     was_training = model.training
+    custom = layers.customized(model)
+    bridges = [m.register_forward_hook(_bridge) for m in model.modules() if type(m) in custom]
     try:
         with torch.enable_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dg = tp.DependencyGraph().build_dependency(
-                model, example_inputs=inputs, forward_fn=forward,
-                customized_pruners={nn.LSTM: LSTM_PRUNER}, verbose=False)
+                model, example_inputs=inputs, forward_fn=forward, customized_pruners=custom, verbose=False)
     except EdgepruneError:
         raise
     except Exception as exc:
         raise EdgepruneError(f"cannot trace the model on the example inputs: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     finally:
+        for h in bridges:
+            h.remove()
         model.train(was_training)  # torch-pruning leaves the model in eval mode
     opaque: dict = {}
     dg.edgeprune_outputs = {n for n in dg.module2node.values() if n.grad_fn in recorder.output_fns()}

@@ -29,24 +29,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn as nn
 
+from edgeprune.kinds import kind_of
 from edgeprune.pruning.groups import Group, Item
-from edgeprune.pruning.layers import _BN
 
 METHODS = ("bn_scale+l1", "bn_scale", "l1", "l2")
 NORMALIZERS = ("mean", "none")
 
 
 def _rows(item: Item) -> torch.Tensor:
-    """One row of weights per layer channel (the filter that produces it)."""
-    m = item.module
-    if isinstance(m, nn.LSTM):
-        h = m.hidden_size
-        blocks = [getattr(m, n) for n in m._flat_weights_names if n.startswith("weight")]
-        per_unit = [w.detach().reshape(4, h, -1).permute(1, 0, 2).reshape(h, -1) for w in blocks]
-        return torch.cat(per_unit, dim=1)
-    return m.weight.detach().reshape(m.weight.shape[0], -1)
+    """One row of weights per layer channel (the filter that produces it), as the layer's kind gives it."""
+    return kind_of(item.module).rows(item.module)
 
 
 def _scatter_mean(values: np.ndarray, item: Item, width: int) -> np.ndarray:
@@ -63,10 +56,11 @@ def _divide(values: np.ndarray, scale: float) -> np.ndarray:
 
 
 def _bn_scores(group: Group) -> np.ndarray | None:
-    sources = [it for it in group.items if isinstance(it.module, _BN) and it.module.affine]
+    gammas = [(it, kind_of(it.module).gamma(it.module)) for it in group.items]
+    sources = [(it, g) for it, g in gammas if g is not None]
     if not sources:
         return None
-    per = [_scatter_mean(it.module.weight.detach().abs().double().numpy(), it, group.width) for it in sources]
+    per = [_scatter_mean(g.abs().double().numpy(), it, group.width) for it, g in sources]
     return np.mean(per, axis=0)
 
 

@@ -12,7 +12,8 @@ from edgeprune.counting import Counts, count, count_params
 from edgeprune.errors import EdgepruneError
 from edgeprune.pruning import carry, graph, groups as groups_mod, importance, layers, probe
 from edgeprune.pruning.importance import NORMALIZERS
-from edgeprune.pruning.lstm import check_supported
+from edgeprune.kinds import kind_of, register
+from edgeprune.pruning.options import check_numbers, choice, copy_history, resolve_layers
 from edgeprune.pruning.replay import apply_ops, compile_ops
 from edgeprune.pruning.report import PruneReport
 from edgeprune.pruning.search import TOLERANCE, CostModel, Ranking, find_cut
@@ -27,7 +28,11 @@ class ChannelPruner:
     normalizer: l1/l2 only: "mean" (each group's norms over their mean, the default) or "none" (raw norms).
     max_step_share: at most this share of a group's channels goes in one prune() (None: no ceiling).
     residual: "couple" cuts residual-coupled groups jointly; "skip" leaves every residual-tied channel alone.
-    ignored_layers: modules or qualified names (containers ignore everything inside them).
+    ignored_layers: modules or qualified names (containers: everything inside) whose own output channels are kept,
+    as in torch-pruning: their inputs still shrink when the layer feeding them is cut (`ignored_layers=[model.fc]`).
+    frozen_layers: modules or names no cut may touch at all: every group reaching one of them is held.
+    custom_kinds: {layer class: LayerKind} for a user's own layers (edgeprune.kinds; registered process-wide,
+    so that counting, checkpoints and masks know them too).
     min_channels: per-layer floor (>= 1: no layer is deleted whole); round_to: kept widths multiples of N.
     scope: "global" (one ranking over all groups) or "layerwise" (the fraction from every group).
     verify: after each prune compare every touched layer with the zeroed unpruned model; raise above 1e-5 relative.
@@ -38,28 +43,27 @@ class ChannelPruner:
     def __init__(self, model: nn.Module, example_inputs, importance: str = "bn_scale", residual: str = "couple",
                  ignored_layers: Iterable = (), min_channels: int = 1, round_to: int | None = None,
                  scope: str = "global", verify: bool = True, normalizer: str = "mean",
-                 max_step_share: float | None = None):
+                 max_step_share: float | None = None, frozen_layers: Iterable = (), custom_kinds: dict | None = None):
         if not isinstance(model, nn.Module):
             raise EdgepruneError(f"ChannelPruner needs an nn.Module, got {type(model).__name__}")
-        _choice("importance", importance, importance_methods())
-        _choice("residual", residual, ("couple", "skip"))
-        _choice("scope", scope, ("global", "layerwise"))
-        _choice("normalizer", normalizer, NORMALIZERS)
-        if max_step_share is not None and not (isinstance(max_step_share, (int, float)) and 0 < max_step_share <= 1):
-            raise EdgepruneError(f"max_step_share must be None or a fraction in (0, 1], got {max_step_share!r}")
-        if not isinstance(min_channels, int) or min_channels < 1:
-            raise EdgepruneError(f"min_channels must be an integer >= 1, got {min_channels!r}")
-        if round_to is not None and (not isinstance(round_to, int) or round_to < 1):
-            raise EdgepruneError(f"round_to must be None or an integer >= 1, got {round_to!r}")
+        choice("importance", importance, importance_methods())
+        choice("residual", residual, ("couple", "skip"))
+        choice("scope", scope, ("global", "layerwise"))
+        choice("normalizer", normalizer, NORMALIZERS)
+        check_numbers(min_channels, round_to, max_step_share)
         self.model = model
         self.inputs = (example_inputs,) if isinstance(example_inputs, torch.Tensor) else tuple(example_inputs)
         self.importance, self.residual, self.scope = importance, residual, scope
         self.min_channels, self.round_to, self.verify = min_channels, round_to, verify
         self.normalizer, self.max_step_share = normalizer, max_step_share
-        self.ignored = _resolve_ignored(model, ignored_layers)
+        self.ignored = resolve_layers(model, ignored_layers)
+        self.frozen = resolve_layers(model, frozen_layers, "frozen_layers")
+        for layer_type, kind in (custom_kinds or {}).items():
+            register(layer_type, kind)
         for name, m in model.named_modules():
-            if isinstance(m, nn.LSTM):
-                check_supported(m, name)
+            kind = kind_of(m)
+            if kind is not None and kind.refuse_model and kind.refuse(m):
+                raise EdgepruneError(f"layer {name!r} ({type(m).__name__}): {kind.refuse(m)}")
         self.history: list[dict] = []
         self._verdicts: dict[str, str | None] = {}  # root name -> probe result, kept across steps
         self._macs: int | None = None  # MACs of the model as it was at self._signature
@@ -70,7 +74,7 @@ class ChannelPruner:
     # -- analysis -------------------------------------------------------------------------------------
     def _analyse(self) -> list[groups_mod.Group]:
         dg, opaque = graph.build(self.model, self.inputs)
-        found = groups_mod.collect(dg, self.model, self.ignored, opaque)
+        found = groups_mod.collect(dg, self.model, self.ignored, opaque, self.frozen)
         graph.release(dg)
         del dg, opaque
         unknown = [gi for gi, g in enumerate(found) if g.reason is None and g.root not in self._verdicts]
@@ -87,7 +91,7 @@ class ChannelPruner:
             self._verdicts[found[gi].root] = bad.get(gi)
         for g in found:
             if g.reason is None and self._verdicts.get(g.root):
-                g.reason = self._verdicts[g.root]
+                g.rule, g.reason = "probe", self._verdicts[g.root]
         return found
 
     def _current(self) -> list[groups_mod.Group]:
@@ -99,22 +103,25 @@ class ChannelPruner:
         return self._groups
 
     def groups(self) -> list[dict]:
-        """The current groups: root layer, width, coupled, and why a group is not a candidate (None if it is)."""
+        """The current groups: root layer, width, coupled, and why a group is not a candidate (None if it is)
+        with the rule that holds it (`rule`: ignored, frozen, output, unsupported, opaque, range, probe, single,
+        residual, importance)."""
         self._current()
         self._memo = {}
-        return [{"root": g.root, "width": g.width, "coupled": g.coupled, "reason": self._why_not(g)}
-                for g in self._groups]
+        return [{"root": g.root, "width": g.width, "coupled": g.coupled, **self._held(g)} for g in self._groups]
 
-    def _why_not(self, g: groups_mod.Group) -> str | None:
+    def _held(self, g: groups_mod.Group) -> dict:
+        """{"rule": ..., "reason": ...} of what keeps `g` from being cut (both None for a candidate)."""
         if g.reason:
-            return g.reason
+            return {"rule": g.rule, "reason": g.reason}
         if g.width <= 1:
-            return "a single channel (never deleted whole)"
+            return {"rule": "single", "reason": "a single channel (never deleted whole)"}
         if self.residual == "skip" and g.coupled:
-            return "residual-coupled (residual='skip')"
+            return {"rule": "residual", "reason": "residual-coupled (residual='skip')"}
         if self._scores(g) is None:
-            return "no BatchNorm to rank under importance='bn_scale' (use 'bn_scale+l1', 'l1' or 'l2')"
-        return None
+            return {"rule": "importance",
+                    "reason": "no BatchNorm to rank under importance='bn_scale' (use 'bn_scale+l1', 'l1' or 'l2')"}
+        return {"rule": None, "reason": None}
 
     def _scores(self, g: groups_mod.Group):
         """importance.scores of `g`, computed once per step (the weights do not change within one)."""
@@ -127,15 +134,15 @@ class ChannelPruner:
         """Remove `amount` (0 < amount < 1) of the current params or of the candidate channels, in place."""
         if not isinstance(amount, (int, float)) or not 0 < float(amount) < 1:
             raise EdgepruneError(f"amount must be a fraction in (0, 1), got {amount!r}")
-        _choice("unit", unit, ("params", "channels"))
+        choice("unit", unit, ("params", "channels"))
         found = self._current()
         self._memo = {}
         untouched, candidates = [], {}
         for gi, g in enumerate(found):
-            why = self._why_not(g)
-            if why:
+            held = self._held(g)
+            if held["reason"]:
                 if g.width > 0:
-                    untouched.append({"name": g.root, "reason": why})
+                    untouched.append({"name": g.root, **held})
             else:
                 candidates[gi] = g
         # ranked together: bn_scale+l1 standardises each family over all candidate groups
@@ -194,9 +201,8 @@ class ChannelPruner:
         return PruneReport(amount=amount, unit=unit, achieved=float(achieved), reached=bool(reached and not cut.limited),
                            note="; ".join(notes), params_before=before.params, params_after=after.params,
                            macs_before=before.macs, macs_after=after.macs, max_diff=max_diff, layers=rows,
-                           untouched=untouched, history=_copy_history(self.history), importance=self.importance,
+                           untouched=untouched, history=copy_history(self.history), importance=self.importance,
                            scope=self.scope, ties=int(cut.ties))
-
 
     def _macs_now(self) -> int:
         if self._macs is None or carry.signature(self.model) != self._signature:
@@ -225,34 +231,8 @@ def _confirm(model: nn.Module, ops, inputs, undo, diff: float, where):
                          f"{diff:.2e} relative to that layer's scale (> {LIMIT:g}); the model was restored")
 
 
-def _copy_history(history: list[dict]) -> list[dict]:
-    """A copy the caller may change (cheaper than deepcopy, which grew with every step)."""
-    return [{"ops": [dict(op, idxs=list(op["idxs"])) for op in step["ops"]]} for step in history]
-
-
 def importance_methods() -> Sequence[str]:
     return importance.METHODS
-
-
-def _choice(name: str, value, allowed) -> None:
-    if value not in allowed:
-        raise EdgepruneError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-
-
-def _resolve_ignored(model: nn.Module, ignored_layers) -> set[int]:
-    if isinstance(ignored_layers, (str, nn.Module)):
-        ignored_layers = [ignored_layers]
-    ids = set()
-    for entry in ignored_layers:
-        if isinstance(entry, str):
-            try:
-                entry = model.get_submodule(entry)
-            except AttributeError:
-                raise EdgepruneError(f"ignored layer {entry!r} is not a module of the model") from None
-        if not isinstance(entry, nn.Module):
-            raise EdgepruneError(f"ignored_layers takes modules or qualified names, got {type(entry).__name__}")
-        ids.update(id(m) for m in entry.modules())
-    return ids
 
 
 def _widths(model: nn.Module) -> dict:

@@ -3,26 +3,42 @@
 torch-pruning assumes a flatten is channel-major (channel c -> columns c*F .. c*F+F-1); after
 `permute(0, 2, 3, 1)` (frequency-major, column f*C + c) it silently removes the wrong LSTM inputs.
 Here the recorded view/permute ops between the producing layer and the reshape are replayed on a tensor
-of channel ids, which gives the true column set of every channel. A reshape that mixes channels into
-another axis (an LSTM output viewed as a one-channel image) is reported as opaque instead.
+of channel ids, which gives the true column set of every channel; reductions over other axes (a per-frame
+encoder's spatial mean) are followed too. A reshape that mixes channels into another axis (an LSTM output
+viewed as a one-channel image) is reported as opaque instead.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch_pruning as tp
 from torch_pruning import _helpers
 
 from edgeprune.pruning.concat import feature_axis
-
-_CONV = nn.modules.conv._ConvNd
-_BN = nn.modules.batchnorm._BatchNorm
+from edgeprune.pruning.layers import channels_last
 _SHAPE_OPS = {"permute", "transpose", "view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous",
               "swapaxes", "swapdims", "movedim", "unflatten", "_reshape_alias"}
 
 
 _COPIES = {"CloneBackward0", "ContiguousBackward0"}
+# Reductions over whole axes: where every reduced axis holds one channel per position (a per-frame encoder's
+# `.mean((2, 3))` over space, before `reshape(B, T, K)` unfolds the frames from the batch), each output
+# channel is a function of one input channel, so the channel map passes through.
+_REDUCTIONS = {"mean", "sum", "amax", "amin", "nanmean", "nansum", "logsumexp", "std", "var", "norm"}
+
+
+def _reduced_dims(rec) -> tuple[tuple[int, ...], bool] | None:
+    """(reduced axes, keepdim) of a recorded reduction over named axes, or None (a full or unknown reduction)."""
+    if _name(rec.func) not in _REDUCTIONS or not rec.in_shapes:
+        return None
+    ndim = len(rec.in_shapes[0])
+    pos = 2 if _name(rec.func) == "norm" else 1  # norm(input, p, dim, keepdim)
+    dims = rec.kwargs.get("dim", rec.args[pos] if len(rec.args) > pos else None)
+    if dims is None or isinstance(dims, str):
+        return None
+    dims = tuple(d % ndim for d in ((dims,) if isinstance(dims, int) else dims))
+    keep = rec.kwargs.get("keepdim", rec.args[pos + 1] if len(rec.args) > pos + 1 else False)
+    return (dims, bool(keep)) if all(isinstance(d, int) for d in dims) else None
 
 
 class ColumnMapping:
@@ -51,7 +67,7 @@ def _chain(node, recorder):
     """Recorded shape ops from the producing layer to `node` (inclusive), that layer's node, the nodes passed."""
     ops, cur, passed = [], node, []
     while True:
-        if isinstance(cur.module, (_CONV, _BN, nn.Linear, nn.LSTM)):
+        if channels_last(cur.module) is not None:
             return list(reversed(ops)), cur, passed
         rec = recorder.ops.get(cur.grad_fn)
         if rec is None and len(cur.inputs) == 1 and cur.grad_fn.name() in _COPIES:
@@ -62,7 +78,7 @@ def _chain(node, recorder):
             return None, None, passed
         if len(cur.inputs) > 1 and any(tuple(s) != rec.out_shape for s in rec.in_shapes):
             return None, None, passed  # only a same-shape element-wise join (residual add) keeps the channel axis
-        if _name(rec.func) in _SHAPE_OPS:
+        if _name(rec.func) in _SHAPE_OPS or _reduced_dims(rec) is not None:
             ops.append(rec)
         elif not rec.in_shapes or len(rec.in_shapes[0]) != len(rec.out_shape):
             return None, None, passed  # a reduction that drops an axis: not followed
@@ -74,13 +90,19 @@ def _chain(node, recorder):
 
 def _replay(ops, producer) -> torch.Tensor | None:
     first = ops[0].in_shapes[0]
-    axis = 1 if isinstance(producer.module, (_CONV, _BN)) else len(first) - 1
+    axis = len(first) - 1 if channels_last(producer.module) else 1
     shape = [1] * len(first)
     shape[axis] = first[axis]
     ids = torch.arange(first[axis]).reshape(shape).expand(*first)
     for rec in ops:
         if _name(rec.func) in _SHAPE_OPS:
             ids = rec.func(*((ids,) + tuple(rec.args[1:])), **rec.kwargs)
+            continue
+        reduced = _reduced_dims(rec)
+        if reduced is not None:
+            if not bool((ids.amax(reduced[0], keepdim=True) == ids.amin(reduced[0], keepdim=True)).all()):
+                return None  # the reduction mixes channels
+            ids = ids.amax(reduced[0], keepdim=reduced[1])
             continue
         varying = [a for a in range(ids.dim()) if ids.shape[a] > 1 and not bool((ids == ids.narrow(a, 0, 1)).all())]
         if len(varying) != 1 or rec.out_shape[varying[0]] != ids.shape[varying[0]]:
@@ -128,7 +150,7 @@ def fix(dg, recorder, opaque: dict) -> None:
         if ids is None:
             opaque[node] = "channels pass through a resize that changes the channel axis before a reshape"
             continue
-        width = ops[0].in_shapes[0][1 if isinstance(producer.module, (_CONV, _BN)) else -1]
+        width = ops[0].in_shapes[0][-1 if channels_last(producer.module) else 1]
         axis = _channel_axis(ids, feature_axis(node, ids.dim()))
         if axis is None:
             opaque[node] = "channels pass through a reshape that mixes channels with another axis"

@@ -1,8 +1,8 @@
 """The PITFALLS.md item 10 self-check, layer by layer: a cut must leave every layer it touches computing what
 that layer computes in the unpruned model with the removed channels zeroed where they are produced.
 
-The reference zeroes channels where they are *produced* (the output channel of a filter or BatchNorm, the
-cell gate of an LSTM unit), so it shares no index mapping of the consumers with the pruner, and a wrongly
+The reference zeroes channels where they are *produced* (each layer kind's `zeroed`: the output channel of a
+filter or BatchNorm, the cell gate of an LSTM unit, a user kind's own rule), so it shares no index mapping of the consumers with the pruner, and a wrongly
 mapped consumer shows up at that consumer. Comparing only the final output is not enough: on untrained
 weights with tied BatchNorm statistics it is almost constant, and an off-by-one consumer passed with a
 difference of 1e-13. So the output of every layer whose inputs change is compared, relative to its own
@@ -21,8 +21,8 @@ import torch
 import torch.nn as nn
 
 from edgeprune.counting import counted, layer_macs
+from edgeprune.kinds import kind_of
 from edgeprune.pruning import layers
-from edgeprune.pruning.lstm import zero_hidden_units
 
 LIMIT = 1e-5  # relative difference above which a prune is wrong
 
@@ -40,7 +40,7 @@ def flat(out) -> list[torch.Tensor]:
 
 def channel_axis(m: nn.Module, t: torch.Tensor) -> int:
     """The axis of `m`'s output that holds its output channels."""
-    return t.dim() - 1 if isinstance(m, (nn.Linear, nn.LSTM)) else min(1, t.dim() - 1)
+    return kind_of(m).out_axis(m, t)
 
 
 def relative(ref: list[torch.Tensor], got: list[torch.Tensor], floor: float = 0.0) -> float:
@@ -92,26 +92,6 @@ def levelled(model: nn.Module, offsets: dict):
             m.training = t
 
 
-@contextlib.contextmanager
-def _zeroed_lstm(m: nn.LSTM, idxs):
-    """Temporarily give `m` copies of its weights with hidden units `idxs` silenced (a hook cannot: they recur)."""
-    saved = {n: getattr(m, n) for n in m._flat_weights_names}
-    try:
-        for n, p in saved.items():
-            setattr(m, n, nn.Parameter(p.detach().clone(), requires_grad=p.requires_grad))
-        zero_hidden_units(m, idxs)
-        yield
-    finally:
-        for n, p in saved.items():
-            setattr(m, n, p)
-
-
-def _zero_hook(idx: torch.Tensor):
-    def hook(m, args, out):
-        out.index_fill_(channel_axis(m, out), idx.to(out.device), 0.0)  # the layer's own fresh output
-    return hook
-
-
 class Reference:
     """The unpruned model with the channels `ops` remove zeroed: the outputs of every touched layer and of the model.
 
@@ -147,10 +127,7 @@ class Reference:
         stack.callback(lambda: [h.remove() for h in handles])
         for name, idx in self.removed.items():
             m = model.get_submodule(name)
-            if isinstance(m, nn.LSTM):
-                stack.enter_context(_zeroed_lstm(m, idx.tolist()))
-            else:
-                handles.append(m.register_forward_hook(_zero_hook(idx)))
+            stack.enter_context(kind_of(m).zeroed(m, idx))  # where the channel is produced, as its kind says
         for name in self.names:
             handles.append(model.get_submodule(name).register_forward_hook(self._keep(name)))
 

@@ -29,6 +29,15 @@ def removed_rows(before: torch.Tensor, after: torch.Tensor) -> list[int]:
     return sorted(set(range(before.shape[0])) - set(kept))
 
 
+def narrowed(head: nn.Linear, keep: list[int]) -> nn.Linear:
+    """A copy of `head` that reads only its input columns `keep` (a consumer with the other channels removed)."""
+    small = nn.Linear(len(keep), head.out_features)
+    with torch.no_grad():
+        small.weight.copy_(head.weight[:, keep])
+        small.bias.copy_(head.bias)
+    return small
+
+
 def zeroed_bn_copy(model: nn.Module, conv_name: str, bn_name: str, pruned: nn.Module) -> nn.Module:
     """Copy of the unpruned `model` whose channels removed from `conv_name` are zeroed at its BatchNorm."""
     ref = copy.deepcopy(model).eval()
@@ -180,3 +189,29 @@ class WithOpaque(nn.Module):
         y = y - y.mean(dim=1, keepdim=True)  # mixes every channel into every other one
         y = torch.relu(self.bn3(self.conv3(y)))
         return self.fc(y.mean(dim=(2, 3))).squeeze(-1)
+
+
+class PerFrame(nn.Module):
+    """A lip encoder run per frame (frames folded into the batch) whose embeddings join the FBank frames."""
+
+    def __init__(self, spelling: str = "reshape", emb: int = 8, hidden: int = 10):
+        super().__init__()
+        self.spelling = spelling
+        self.conv = nn.Conv2d(1, emb, 3, padding=1)
+        self.bn = nn.BatchNorm2d(emb)
+        self.lstm = nn.LSTM(40 + emb, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, 1)
+
+    def forward(self, fbank, video):  # (B, T, 40), (B, T, 1, H, W)
+        b, t = video.shape[:2]
+        enc = lambda v: torch.relu(self.bn(self.conv(v)))  # noqa: E731
+        if self.spelling == "reshape":
+            e = enc(video.reshape(b * t, *video.shape[2:])).mean((2, 3)).reshape(b, t, -1)
+        elif self.spelling == "view":
+            e = enc(video.view(b * t, *video.shape[2:])).mean(dim=(-1, -2)).view(b, t, -1)
+        elif self.spelling == "flatten":
+            e = enc(video.flatten(0, 1)).amax((2, 3)).unflatten(0, (b, t))
+        else:  # "pool": keepdim pooling, then flatten
+            e = nn.functional.adaptive_avg_pool2d(enc(video.flatten(0, 1)), 1).flatten(1).reshape(b, t, -1)
+        seq, _ = self.lstm(torch.cat([fbank, e], -1))
+        return self.fc(seq.mean(1)).squeeze(-1)

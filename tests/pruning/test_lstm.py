@@ -8,8 +8,8 @@ import torch.nn as nn
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.pruning import ChannelPruner
-from edgeprune.pruning.lstm import LSTMGatePruner
-from pruning_nets import ConvLSTM, spread_gammas
+from edgeprune.kinds import kind_of
+from pruning_nets import ConvLSTM, narrowed, spread_gammas
 
 
 def _zero_units(lstm: nn.LSTM, units):
@@ -29,12 +29,9 @@ def test_gate_block_pruning_matches_zeroed_units(num_layers):
     ref_lstm = copy.deepcopy(lstm)
     _zero_units(ref_lstm, [1, 6])
     pruned = copy.deepcopy(lstm)
-    LSTMGatePruner().prune_out_channels(pruned, [1, 6])
-    keep = [0, 2, 3, 4, 5, 7]
-    head_pruned = nn.Linear(6, 3)
+    kind_of(pruned).prune_out(pruned, [1, 6])
+    head_pruned = narrowed(head, [0, 2, 3, 4, 5, 7])
     with torch.no_grad():
-        head_pruned.weight.copy_(head.weight[:, keep])
-        head_pruned.bias.copy_(head.bias)
         want = head(ref_lstm(x)[0])
         got = head_pruned(pruned(x)[0])
     assert pruned.hidden_size == 6 and pruned.weight_hh_l0.shape == (24, 6)
@@ -75,7 +72,7 @@ def test_bidirectional_hidden_is_left_untouched_and_named():
     assert model.rnn.weight_ih_l0_reverse.shape[1] == model.rnn.input_size
     assert report.max_diff <= 1e-5
     with pytest.raises(EdgepruneError, match="bidirectional"):
-        LSTMGatePruner().prune_out_channels(model.rnn, [0])
+        kind_of(model.rnn).prune_out(model.rnn, [0])
 
 
 def test_projected_lstm_is_refused_by_name():

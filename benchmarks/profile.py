@@ -40,7 +40,7 @@ def evaluate(name: str, args) -> list[dict]:
 
     import torch
 
-    torch.manual_seed(args.seed)  # the zoo model's initial weights decide the L1 ranking, so the slim widths
+    torch.manual_seed(args.seed)  # the initial weights decide the L1 ranking, hence the slim widths
     source = load_source(name)
     bench = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
              "max_seconds": args.max_seconds, "block": 5}

@@ -38,6 +38,9 @@ def evaluate(name: str, args) -> list[dict]:
     from edgeprune.latency.profile import _export, load_source, profile
     from edgeprune.latency.target import Target
 
+    import torch
+
+    torch.manual_seed(args.seed)  # the initial weights decide the L1 ranking, hence the slim widths
     source = load_source(name)
     bench = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
              "max_seconds": args.max_seconds, "block": 5}
@@ -147,6 +150,7 @@ def main(argv=None) -> int:
     p.add_argument("--stat", default="p50", choices=("p50", "p90", "mean", "min"),
                    help="min resists load from other processes best (a shared machine)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="seed of the zoo models' initial weights")
     p.add_argument("--clock", default="wall", choices=("wall", "thread-cpu"),
                    help="thread-cpu: the measuring thread's CPU time, unmoved by other jobs on a shared machine")
     p.add_argument("--warmup", type=int, default=5)

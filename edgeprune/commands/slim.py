@@ -132,7 +132,7 @@ def run(args) -> int:
     check_model_cfg(cfg)
 
     from edgeprune.methods import run as run_slim
-    from edgeprune.methods.rundir import write_json
+    from edgeprune.rundir import write_json
     from edgeprune.report import build_report, load_run, round_table
 
     result = run_slim(cfg)

@@ -9,7 +9,7 @@ from torch import nn
 
 from edgeprune.errors import EdgepruneError
 from edgeprune.methods.config import SlimConfig
-from edgeprune.methods.rundir import RunDir
+from edgeprune.rundir import RunDir
 from edgeprune.methods.seeding import step_seed
 
 

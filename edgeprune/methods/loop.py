@@ -9,7 +9,7 @@ import time
 from edgeprune.methods.config import SlimConfig
 from edgeprune.methods.context import Context, resolve
 from edgeprune.methods.evaluation import measure
-from edgeprune.methods.rundir import RunDir, read_json
+from edgeprune.rundir import RunDir, read_json
 from edgeprune.methods.seeding import seed_step
 from edgeprune.methods.state import read_state, write_state
 from edgeprune.methods.stopping import decide

@@ -8,7 +8,7 @@ from pathlib import Path
 from edgeprune.errors import EdgepruneError
 from edgeprune.methods import masks as M
 from edgeprune.methods.base import Method
-from edgeprune.methods.rundir import RunDir
+from edgeprune.rundir import RunDir
 from edgeprune.methods.state import RoundState, clone_model, read_state, read_theta0
 
 

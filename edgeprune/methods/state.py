@@ -11,7 +11,7 @@ from pathlib import Path
 from torch import nn
 
 from edgeprune.methods.layers import params_by_type
-from edgeprune.methods.rundir import read_json, write_json
+from edgeprune.rundir import read_json, write_json
 
 MODEL = "model.safetensors"
 MASKS = "masks.safetensors"

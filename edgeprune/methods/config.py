@@ -56,8 +56,8 @@ class SlimConfig:
     train: dict = _f(None, "training settings as a JSON object of TrainConfig fields, e.g. "
                      "'{\"augment\": false, \"schedule\": \"constant\", \"select\": \"loss\"}' (the papers' recipe); "
                      "over the model's and the data source's recommendations; --epochs, --lr, --batch-size and "
-                     "--patience are the same fields; every field: docs/TRAINING.md. After resolution: the whole "
-                     "TrainConfig")
+                     "--patience are the same fields; every field: docs/TRAINING.md (a resolved config holds the whole "
+                     "TrainConfig here)")
     target_wsr: float = _f(0.5, "target weight sparsity ratio 1 - params/params_dense; the run stops there")
     out: str = _f(None, "run directory (default runs/<method>-<model>-<data>)")
     pretrain_epochs: int = _f(None, "cp/cplr: maximum epochs of the dense (sparse) training before the first cut; "
@@ -164,6 +164,13 @@ class SlimConfig:
         d = dict(d)
         if d.get("resolved_from") is not None and isinstance(d.get("train"), dict):
             d["train"] = TrainConfig(**d["train"])
+        elif isinstance(d.get("train"), dict):  # the flat layout: what its runs trained with
+            d["train"] = dict(d["train"])
+            for name in set(d["train"]) & set(TRAIN_FLAGS) & set(d):
+                if name in ("epochs", "lr"):  # its methods passed the flat epochs and lr to every fit
+                    del d["train"][name]
+                else:  # its trainer read --train's batch_size and patience
+                    del d[name]
         return cls(**d)
 
     @classmethod

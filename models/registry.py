@@ -29,7 +29,9 @@ class ModelSpec:
     task: str  # "binary" | "multiclass" | "embedding"
     num_classes: int
     lip_size: int | None
-    defaults: dict = field(default_factory=dict)  # batch_size, lr, epochs
+    # the model's training recommendation (TrainConfig fields: batch_size, lr, epochs), above TrainConfig's
+    # defaults and below the data source's and the user's (edgeprune/methods/resolve.py)
+    defaults: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)  # params, mflops, source
     summary: str = ""
 

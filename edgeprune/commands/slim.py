@@ -30,6 +30,27 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _train_flags(parser: argparse.ArgumentParser) -> None:
+    """--epochs, --lr, ...: TrainConfig fields under their own flag, the same path as --train (one place sets
+    them: edgeprune/methods/resolve.py)."""
+    from edgeprune.methods.config import TRAIN_FLAGS
+    from edgeprune.train.config import TrainConfig
+
+    types = {f.name: _TYPES[f.type] for f in dataclasses.fields(TrainConfig) if f.name in TRAIN_FLAGS}
+    for name in TRAIN_FLAGS:
+        help_text = (f"training: {TrainConfig.help()[name]} (--train's {name}); default: the data source's "
+                     f"recommendation, else the model's, else TrainConfig's (config.json's resolved_from says which)")
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=types[name], default=argparse.SUPPRESS,
+                            help=help_text.replace("%", "%%"))
+
+
+def _method_help() -> tuple[tuple[str, ...], str]:
+    from edgeprune.methods import registry
+
+    found = registry.methods()
+    return tuple(found), "pruning method: " + "; ".join(f"{n}: {m.help}" for n, m in found.items())
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from edgeprune.methods.config import SlimConfig
 
@@ -37,7 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata["help"].replace("%", "%%")
         choices = f.metadata.get("choices")
-        if f.name == "progress":
+        if not f.metadata["cli"]:
+            continue
+        if f.name == "method":
+            names, text = _method_help()
+            parser.add_argument(flag, dest=f.name, default=f.default, choices=names, help=text.replace("%", "%%"))
+        elif f.name == "progress":
             # SUPPRESS: the help formatter would print the dest's default, "(default: True)", under a flag
             # that hides bars; config_from_args falls back to the field's default (bars shown)
             parser.add_argument("--no-progress", dest="progress", action="store_false", default=argparse.SUPPRESS,
@@ -50,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         elif f.type == "dict":
             parser.add_argument(flag, dest=f.name, type=_json_object, default=argparse.SUPPRESS, metavar="JSON",
                                 help=help_text)
+            if f.name == "train":
+                _train_flags(parser)
         else:
             # a None default is resolved later (its help says from what): no "(default: None)" line
             default = argparse.SUPPRESS if f.default is None else f.default
@@ -61,9 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args):
     """The SlimConfig of the command line, validated (every number finite and in range), before any import
     of torch."""
-    from edgeprune.methods.config import SlimConfig
+    from edgeprune.methods.config import TRAIN_FLAGS, SlimConfig
 
-    values = {f.name: getattr(args, f.name, f.default) for f in dataclasses.fields(SlimConfig)}
+    values = {f.name: getattr(args, f.name, f.default) for f in dataclasses.fields(SlimConfig) if f.metadata["cli"]}
+    values.update({name: getattr(args, name, None) for name in TRAIN_FLAGS})
     return SlimConfig(**values).validate()
 
 
@@ -71,7 +100,7 @@ def check_outputs(cfg, json_path) -> None:
     """--out (the run folder, default or given) and --json must be writable before a run starts."""
     from edgeprune.commands.outpaths import check_out_dir, check_out_file
 
-    check_out_dir(cfg.out if cfg.out is not None else cfg.resolve().out)
+    check_out_dir(cfg.out if cfg.out is not None else cfg.default_out())
     if json_path:
         check_out_file(json_path, "--json")
 
@@ -132,7 +161,7 @@ def run(args) -> int:
     check_model_cfg(cfg)
 
     from edgeprune.methods import run as run_slim
-    from edgeprune.methods.rundir import write_json
+    from edgeprune.rundir import write_json
     from edgeprune.report import build_report, load_run, round_table
 
     result = run_slim(cfg)

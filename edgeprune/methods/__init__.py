@@ -1,16 +1,14 @@
-"""The pruning methods, one registry: METHODS maps a name to a schedule around ChannelPruner and the
-Trainer; run(config) runs, resumes or returns a slim run directory. (Imported lazily: `--help` stays fast.)"""
+"""The pruning methods, one registry (methods/registry.py: each method's module registers itself): METHODS maps
+a name to a schedule around ChannelPruner and the Trainer; run(config) runs, resumes or returns a slim run
+directory. (Imported lazily: `--help` stays fast.)"""
 
 from __future__ import annotations
 
 
 def _registry() -> dict:
-    from edgeprune.methods.cp import CP
-    from edgeprune.methods.cplr import CPLR
-    from edgeprune.methods.lth import LTH
-    from edgeprune.methods.lthif import LTHIF
+    from edgeprune.methods.registry import methods
 
-    return {m.name: m for m in (CPLR, CP, LTH, LTHIF)}
+    return methods()
 
 
 def run(config, stop_after: int | None = None) -> dict:
@@ -25,9 +23,7 @@ def run(config, stop_after: int | None = None) -> dict:
 
 def __getattr__(name):
     if name == "METHODS":
-        value = _registry()
-        globals()[name] = value
-        return value
+        return _registry()  # not cached: a user's method may register later
     if name == "SlimConfig":
         from edgeprune.methods.config import SlimConfig
 

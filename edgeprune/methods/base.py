@@ -4,17 +4,49 @@ they share: physical channel removal through ChannelPruner and unstructured magn
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
-from edgeprune.methods import masks as M
-from edgeprune.methods.context import Context, modules_outside, modules_under
-from edgeprune.methods.state import RoundState
+from edgeprune.errors import EdgepruneError
 from edgeprune.methods.stopping import Stage
+
+if TYPE_CHECKING:  # torch is imported when a run starts, not when the command line lists the methods
+    from edgeprune.methods.context import Context
+    from edgeprune.methods.state import RoundState
 
 
 class Method(ABC):
-    """A pruning schedule. Subclasses set `name` and implement `start` and `retrain`."""
+    """A pruning schedule. Subclasses set `name`, `help` and `defaults`, implement `start` and `retrain`, and
+    register with `@edgeprune.methods.registry.register`: the whole method is one file."""
 
     name = ""
+    #: one line for `edgeprune slim --help`
+    help = ""
+    #: SlimConfig fields this method decides when the user leaves them unset (None by default), e.g.
+    #: per_round; the model and the data source may still recommend training values above these
+    defaults: dict = {}
+    #: the --granularity values the method supports
+    granularities: tuple[str, ...] = ("channel",)
+    #: SlimConfig fields only this method uses: any other method refuses a value other than the default
+    options: tuple[str, ...] = ()
+
+    @classmethod
+    def check(cls, cfg) -> None:
+        """Refuse settings this method cannot run (one EdgepruneError line), before any work starts."""
+
+    @classmethod
+    def validate(cls, cfg, others: dict) -> None:
+        """The checks every method shares (granularity, other methods' options), then `check`."""
+        if cfg.granularity not in cls.granularities:
+            able = [n for n, m in others.items() if cfg.granularity in m.granularities]
+            raise EdgepruneError(f"--granularity {cfg.granularity} is for {' and '.join(able) or 'no method'}, "
+                                 f"not {cls.name}")
+        from edgeprune.methods.config import SlimConfig
+
+        for other in others.values():
+            for name in other.options:
+                if name not in cls.options and getattr(cfg, name) != SlimConfig.field_default(name):
+                    raise EdgepruneError(f"--{name.replace('_', '-')} is for --method {other.name}")
+        cls.check(cfg)
 
     def __init__(self, ctx: Context):
         from edgeprune.methods.staged import plan_stages
@@ -81,6 +113,8 @@ class Method(ABC):
 
     def cut_channels(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
         """Remove channels physically from state.model (in place) with ChannelPruner."""
+        from edgeprune.methods.context import modules_outside, modules_under
+
         model = state.model
         ignored = list(modules_under(model, stage.ignored))
         if stage.part is not None:
@@ -96,6 +130,8 @@ class Method(ABC):
 
     def cut_weights(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
         """Mask `amount` of the surviving weights of the stage's part by magnitude (layer-wise or global)."""
+        from edgeprune.methods import masks as M
+
         model = state.model
         exclude = tuple(stage.ignored) + tuple(stage.frozen)
         weights = M.prunable_weights(model, exclude=exclude)

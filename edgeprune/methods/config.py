@@ -1,71 +1,68 @@
-"""SlimConfig: every setting of an `edgeprune slim` run, each field carrying its own help text.
-
-Fields left at None are resolved from the method's and the model's defaults (see `resolve`), so the
-config.json of a run always holds the values that were actually used.
-"""
+"""SlimConfig: every setting of an `edgeprune slim` run, each field carrying its own help text. The training
+hyper-parameters are one nested TrainConfig (open_lth's nested hparams); --epochs, --lr, --batch-size and
+--patience are aliases of its fields. Unset values are filled by methods/resolve.py, the one place that decides
+them, and config.json records each value and where it came from."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeprune.errors import EdgepruneError
+from edgeprune.train.config import TrainConfig
 
-METHOD_NAMES = ("cplr", "cp", "lth", "lth-if")
 DEFAULT_MODEL = "tv-audio"
-
-# Per-method defaults (METHODS.md): the paper's value for each decision.
-# cp/cplr rank by bn_scale+l1, not the papers' pure bn_scale: on tv-audio the LSTM and FC layers hold two
-# thirds of the params and have no BatchNorm, so bn_scale stops at WSR 0.648 (the CPLR paper reaches 0.80-0.83).
-# cp's one shot is its whole schedule, so its step ceiling is off (1.0); the others halve a layer at most per round.
-METHOD_DEFAULTS = {
-    "cplr": dict(per_round=0.3, scope="global", importance="bn_scale+l1", finetune_epochs=None, max_step_share=0.5),
-    "cp": dict(per_round=None, scope="global", importance="bn_scale+l1", finetune_epochs=None, max_step_share=1.0),
-    "lth": dict(per_round=0.2, scope="layerwise", importance="l1", finetune_epochs=0, max_step_share=0.5),
-    "lth-if": dict(per_round=0.05, scope="layerwise", importance="l1", finetune_epochs=0, max_step_share=0.5),
-}
-
-# The built-in synth corpus is far smaller than MISP2021 (6000 training clips against ~120 hours), so the
-# papers' Adam lr 1e-4 / batch 64 barely moves a model in the steps a default run affords (measured on
-# tv-audio: test Score 0.69 after 30 epochs at lr 1e-4 on 600 clips). On `synth` these replace the model's
-# paper defaults: the dense model trains 15 epochs (selected on dev Score), each retraining phase 6; with
-# augmentation, warm-up + cosine and log-sum-exp pooling, tv-audio reaches test Score ~0.13 dense. A flag
-# given explicitly always wins, and config.json records what ran.
-SYNTH_RECIPE = {"lr": 3e-3, "batch_size": 32, "epochs": 6, "pretrain_epochs": 15}
-
+# TrainConfig fields with a flag of their own (`--lr` is `--train '{"lr": ...}'`, one path); adding a name here
+# is all a new flag takes.
+TRAIN_FLAGS = ("epochs", "lr", "batch_size", "patience")
+# TrainConfig fields that copy the run's own setting (--seed is per round, see methods/seeding.py).
+RUN_SETTINGS = ("seed", "device", "progress")
+# TrainConfig fields the methods set for each training phase (--l1, --finetune-l1).
+SET_BY_METHOD = ("l1_bn",)
 # Fields that may change between two invocations on the same run directory.
-NOT_IDENTITY = ("out", "device", "progress")
+NOT_IDENTITY = ("out", "device", "progress", "resolved_from", "train.device", "train.progress")
 
 
-def _f(default, help, choices=None, **kw):
-    meta = {"help": help}
+def _f(default, help, choices=None, cli=True, **kw):
+    meta = {"help": help, "cli": cli}
     if choices is not None:
         meta["choices"] = tuple(choices)
     return field(default=default, metadata=meta, **kw)
 
 
+@dataclass(frozen=True)
+class Follow:
+    """A default that is another setting's resolved value (divided by `divide`): pretrain_epochs follows
+    train.epochs; cp's finetune_lr is train.lr / 10."""
+
+    source: str
+    divide: int = 1
+
+    def of(self, value):
+        return value if self.divide == 1 else float(f"{value / self.divide:.12g}")  # 3e-4, not 0.00030000000000000003
+
+    def __str__(self) -> str:
+        return f"follows {self.source}" + (f" / {self.divide}" if self.divide != 1 else "")
+
+
 @dataclass
 class SlimConfig:
-    method: str = _f("cplr", "pruning method: cplr (seed 002), cp (network slimming, one shot), "
-                     "lth (seed 003), lth-if (seed 001)", METHOD_NAMES)
+    method: str = _f("cplr", "pruning method (each registers itself: edgeprune.methods.registry)")
     model: str = _f(None, f"zoo model name (default {DEFAULT_MODEL}: the small TV audio model, minutes on 2 cores)")
     model_cfg: dict = _f(None, "zoo model config overrides as a JSON object, e.g. '{\"lstm_hidden\": 64}'")
     data: str = _f("synth", "data SPEC: synth, misp2021:PATH or folder:PATH")
-    train: dict = _f(None, "training-recipe overrides as a JSON object of TrainConfig fields, e.g. "
+    train: dict = _f(None, "training settings as a JSON object of TrainConfig fields, e.g. "
                      "'{\"augment\": false, \"schedule\": \"constant\", \"select\": \"loss\"}' (the papers' recipe); "
-                     "every field and its help: docs/TRAINING.md")
+                     "over the model's and the data source's recommendations; --epochs, --lr, --batch-size and "
+                     "--patience are the same fields; every field: docs/TRAINING.md (a resolved config holds the whole "
+                     "TrainConfig here)")
     target_wsr: float = _f(0.5, "target weight sparsity ratio 1 - params/params_dense; the run stops there")
     out: str = _f(None, "run directory (default runs/<method>-<model>-<data>)")
-    epochs: int = _f(None, "maximum epochs of each retraining phase (selection and early stop on dev Score); "
-                     "default: the model's (synth: 6)")
     pretrain_epochs: int = _f(None, "cp/cplr: maximum epochs of the dense (sparse) training before the first cut; "
-                              "the round-0 model is its best epoch on dev; default: --epochs (synth: 15)")
-    lr: float = _f(None, "base learning rate of the first training phase; default: the model's")
-    batch_size: int = _f(None, "mini-batch size; default: the model's")
-    patience: int = _f(None, "early-stop patience in epochs (best dev loss is kept); default: the trainer's")
+                              "the round-0 model is its best epoch on dev; default: the data source's recommendation "
+                              "(synth: 15) unless --epochs is given, else --epochs")
     seed: int = _f(0, "seed of data generation, initialisation and shuffling")
     skip_bad: bool = _f(False, "skip unreadable or malformed data files (listed in the run's data.json) "
                         "instead of stopping at the first one")
@@ -116,105 +113,107 @@ class SlimConfig:
                              "random window each epoch in training, the centre in evaluation), shorter ones "
                              "zero-padded (default 1.3, the tv models' window; synth clips are generated at 1.3 s)")
     progress: bool = _f(True, "show progress bars (off when EDGEPRUNE_NO_PROGRESS=1)")
+    resolved_from: dict = _f(None, "written by resolution: where each value came from (default, method:NAME, "
+                             "model:NAME, data:KIND, user, run, or follows FIELD)", cli=False)
 
     # ------------------------------------------------------------------
-    def method_default(self, name):
-        return METHOD_DEFAULTS[self.method][name]
+    def train_value(self, name: str):
+        """A TrainConfig field: resolved, or as the user set it (None when unset) before resolution."""
+        if isinstance(self.train, TrainConfig):
+            return getattr(self.train, name)
+        return (self.train or {}).get(name)
 
     def validate(self) -> "SlimConfig":
-        for f in dataclasses.fields(self):
-            choices = f.metadata.get("choices")
-            value = getattr(self, f.name)
-            if choices and value is not None and value not in choices:
-                raise EdgepruneError(f"--{f.name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
-            if f.type == "float" and value is not None and not math.isfinite(value):
-                raise EdgepruneError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
-        if not 0.0 < self.target_wsr < 1.0:
-            raise EdgepruneError(f"--target-wsr must be in (0, 1), got {self.target_wsr}")
-        if self.per_round is not None and not 0.0 < self.per_round < 1.0:
-            raise EdgepruneError(f"--per-round must be in (0, 1), got {self.per_round}")
-        if self.stage_target is not None and not 0.0 < self.stage_target < 1.0:
-            raise EdgepruneError(f"--stage-target must be in (0, 1), got {self.stage_target}")
-        if self.max_step_share is not None and not 0.0 < self.max_step_share <= 1.0:
-            raise EdgepruneError(f"--max-step-share must be in (0, 1], got {self.max_step_share}")
-        if self.k < 1.0:
-            raise EdgepruneError(f"--k must be >= 1, got {self.k}")
-        if not 0.0 < self.k_below_cr <= 1.0:
-            raise EdgepruneError(f"--k-below-cr must be in (0, 1], got {self.k_below_cr}")
-        if self.l1 < 0:
-            raise EdgepruneError(f"--l1 must be >= 0, got {self.l1}")
-        if self.clip_seconds is not None and not 0.1 <= self.clip_seconds <= 60.0:
-            raise EdgepruneError(f"--clip-seconds must be between 0.1 and 60, got {self.clip_seconds}")
-        if self.clip_seconds is not None and self.data.partition(":")[0] not in ("folder", "misp2021"):
-            raise EdgepruneError("--clip-seconds is for folder: and misp2021: data (synth clips are 1.3 s)")
-        if self.tolerance is not None and (self.tolerance < 0 or math.isnan(self.tolerance)):
-            raise EdgepruneError(f"--tolerance must be >= 0, got {self.tolerance}")
-        for name in ("epochs", "pretrain_epochs", "batch_size", "max_rounds", "first_epochs", "min_channels",
-                     "data_size"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise EdgepruneError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-        for name in ("rewind_epoch", "finetune_epochs", "iter_epochs", "patience"):
-            v = getattr(self, name)
-            if v is not None and v < 0:
-                raise EdgepruneError(f"--{name.replace('_', '-')} must be >= 0, got {v}")
-        for name in ("lr", "finetune_lr"):
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise EdgepruneError(f"--{name.replace('_', '-')} must be > 0, got {v}")
-        if self.granularity == "weight" and self.method not in ("lth", "lth-if"):
-            raise EdgepruneError(f"--granularity weight is for lth and lth-if, not {self.method}")
-        if self.ticket is not None and self.method != "lth":
-            raise EdgepruneError("--ticket is for --method lth")
-        if self.rewind_epoch and self.method != "lth":
-            raise EdgepruneError("--rewind-epoch is for --method lth")
-        if self.epochs is not None and self.rewind_epoch >= self.epochs:
-            raise EdgepruneError(f"--rewind-epoch ({self.rewind_epoch}) must be below --epochs ({self.epochs})")
+        from edgeprune.methods.validate import validate
+
+        validate(self)
         return self
 
-    def resolve(self, model_defaults: dict | None = None) -> "SlimConfig":
-        """Fill every None with the method's or the model's default; returns a new config."""
-        self.validate()
-        d = dict(model_defaults or {})
-        if self.data == "synth":
-            d.update(SYNTH_RECIPE)
-        c = dataclasses.replace(self)
-        c.model = c.model or DEFAULT_MODEL
-        for name in ("per_round", "scope", "importance", "finetune_epochs", "max_step_share"):
-            if getattr(c, name) is None:
-                setattr(c, name, c.method_default(name))
-        if c.epochs is None:
-            c.epochs = int(d.get("epochs", 5))
-        if c.pretrain_epochs is None:
-            c.pretrain_epochs = int(d.get("pretrain_epochs", c.epochs)) if self.epochs is None else c.epochs
-        if c.lr is None:
-            c.lr = float(d.get("lr", 1e-3))
-        if c.batch_size is None:
-            c.batch_size = int(d.get("batch_size", 64))
-        if c.finetune_epochs is None:
-            c.finetune_epochs = c.epochs
-        if c.finetune_lr is None and c.method == "cp":
-            c.finetune_lr = float(f"{c.lr / 10:.12g}")  # 3e-4, not 0.00030000000000000003
-        if c.stage_target is None:
-            c.stage_target = c.target_wsr
-        if c.out is None:
-            c.out = str(Path("runs") / f"{c.method}-{c.model}-{data_slug(c.data)}")
-        return c.validate()
+    def resolve(self, model_recommends: dict | None = None) -> "SlimConfig":
+        """Every unset value filled (methods/resolve.py); `model_recommends` replaces the model spec's
+        recommendations (default: `edgeprune.models.spec(model).defaults`). Returns a new config."""
+        from edgeprune.methods.resolve import resolve_config
+
+        return resolve_config(self.validate(), model_recommends)
+
+    def default_out(self) -> str:
+        return str(Path("runs") / f"{self.method}-{self.model or DEFAULT_MODEL}-{data_slug(self.data)}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def identity(self) -> dict:
-        """The settings that define the run: two invocations with different identities are different runs."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
+        """The settings that define the run, flat ("train.lr"): two invocations with different identities are
+        different runs."""
+        flat = {}
+        for k, v in self.to_dict().items():
+            if k == "train" and isinstance(v, dict):
+                flat.update({f"train.{tk}": tv for tk, tv in v.items()})
+            else:
+                flat[k] = v
+        return {k: v for k, v in flat.items() if k not in NOT_IDENTITY}
 
     @classmethod
     def from_dict(cls, d: dict) -> "SlimConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        """A config from config.json: this layout, or the one before TrainConfig was nested (flat epochs, lr,
+        batch_size, patience; `train` the overrides only)."""
+        known = {f.name for f in dataclasses.fields(cls)} | set(TRAIN_FLAGS)
+        unknown = sorted(set(d) - known)
         if unknown:
             raise EdgepruneError(f"unknown slim settings: {', '.join(unknown)}")
+        d = dict(d)
+        if d.get("resolved_from") is not None and isinstance(d.get("train"), dict):
+            d["train"] = TrainConfig(**d["train"])
+        elif isinstance(d.get("train"), dict):  # the flat layout: what its runs trained with
+            d["train"] = dict(d["train"])
+            for name in set(d["train"]) & set(TRAIN_FLAGS) & set(d):
+                if name in ("epochs", "lr"):  # its methods passed the flat epochs and lr to every fit
+                    del d["train"][name]
+                else:  # its trainer read --train's batch_size and patience
+                    del d[name]
         return cls(**d)
+
+    @classmethod
+    def field_default(cls, name: str):
+        return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+    @classmethod
+    def check_method_defaults(cls, method: str, defaults: dict) -> None:
+        """A method may default only the settings left unset (None) by default, and training fields."""
+        slim = {f.name: f.default for f in dataclasses.fields(cls)}
+        for name in defaults:
+            if name in slim and slim[name] is None and name not in ("train", "resolved_from"):
+                continue
+            if name in TrainConfig.help() and name not in RUN_SETTINGS + SET_BY_METHOD:
+                continue
+            raise EdgepruneError(f"method {method!r}: a default for {name!r}, which is not a setting it may decide")
+
+
+def _with_train_flags(cls):
+    """SlimConfig(lr=...) sets train["lr"]; cfg.lr reads it (resolved or not): one path for flag and JSON."""
+    init = cls.__init__
+
+    def __init__(self, *args, **kw):
+        given = {k: kw.pop(k) for k in TRAIN_FLAGS if k in kw}
+        init(self, *args, **kw)
+        given = {k: v for k, v in given.items() if v is not None}
+        if not given:
+            return
+        if isinstance(self.train, TrainConfig):
+            raise EdgepruneError("a resolved config takes no --" + ", --".join(sorted(given)))
+        clash = sorted(set(given) & set(self.train or {}))
+        if clash:
+            raise EdgepruneError(f"--train sets {', '.join(clash)}, which has its own flag (--{clash[0].replace('_', '-')})")
+        self.train = {**(self.train or {}), **given}
+
+    __init__.__doc__ = init.__doc__
+    cls.__init__ = __init__
+    for name in TRAIN_FLAGS:
+        setattr(cls, name, property(lambda self, n=name: self.train_value(n), doc=f"train.{name}"))
+    return cls
+
+
+_with_train_flags(SlimConfig)
 
 
 def data_slug(spec: str) -> str:
@@ -225,6 +224,9 @@ def data_slug(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", slug)
 
 
-def fields_help() -> list[tuple[str, object, str, tuple | None]]:
-    """(name, default, help, choices) of every field, for the command line."""
-    return [(f.name, f.default, f.metadata["help"], f.metadata.get("choices")) for f in dataclasses.fields(SlimConfig)]
+def __getattr__(name):
+    if name == "SYNTH_RECIPE":  # its old home: what the synth source recommends now lives with the source
+        from edgeprune.data.sources import recommended
+
+        return recommended("synth")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

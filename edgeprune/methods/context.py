@@ -8,37 +8,22 @@ from functools import cached_property
 from torch import nn
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods.config import SlimConfig
-from edgeprune.methods.rundir import RunDir
+from edgeprune.methods.config import DEFAULT_MODEL, SlimConfig
+from edgeprune.rundir import RunDir
 from edgeprune.methods.seeding import step_seed
 
 
 def resolve(cfg: SlimConfig) -> SlimConfig:
-    """Resolve a config against its model's defaults (needs the zoo, not the data)."""
+    """Resolve a config against its model's spec (needs the zoo, not the data): methods/resolve.py."""
     from edgeprune import models
 
-    name = cfg.model or SlimConfig().resolve().model
+    name = cfg.model or DEFAULT_MODEL
     spec = models.spec(name)
     if spec.task not in ("binary", "multiclass"):
         raise EdgepruneError(f"model {name!r} is a {spec.task} model; slim needs a binary or multiclass model")
     if cfg.model_cfg:
         models.resolve_cfg(name, **cfg.model_cfg)  # unknown keys raise here, before any work
-    resolved = cfg.resolve(spec.defaults)
-    train_config(resolved, spec)  # a bad training override is refused here too
-    return resolved
-
-
-def train_config(cfg: SlimConfig, spec, **fixed):
-    """The TrainConfig of a run: the model's defaults, the slim flags, then the `train` JSON overrides."""
-    from edgeprune.train import TrainConfig
-
-    flags = dict(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, patience=cfg.patience, device=cfg.device,
-                 progress=cfg.progress)
-    overrides = dict(cfg.train or {})
-    clash = sorted(set(overrides) & {k for k, v in flags.items() if v is not None} - {"progress", "device"})
-    if clash:
-        raise EdgepruneError(f"--train sets {', '.join(clash)}, which has its own flag (--{clash[0].replace('_', '-')})")
-    return TrainConfig.for_model(spec, **{**flags, **overrides, **fixed})
+    return cfg.resolve(spec.defaults)
 
 
 class Context:
@@ -62,7 +47,7 @@ class Context:
         if self.cfg.data.partition(":")[0] in ("folder", "misp2021"):
             sizes["clip_s"] = self.cfg.clip_seconds
             # whole training recordings, so augmentation can draw a random window each epoch
-            sizes["full_waves"] = bool(train_config(self.cfg, self.spec).augment)
+            sizes["full_waves"] = bool(self.cfg.train.augment)
         lip_size = self.spec.lip_size or 88
         with silenced(not self.cfg.progress):
             bundle = open_data(self.cfg.data, inputs=self.spec.inputs, lip_size=lip_size, seed=self.cfg.seed,
@@ -124,12 +109,13 @@ class Context:
     def trainer(self, model: nn.Module, step):
         from edgeprune.train import Trainer
 
-        tcfg = train_config(self.cfg, self.spec, seed=step_seed(self.cfg.seed, step))
+        tcfg = self.cfg.train.replace(seed=step_seed(self.cfg.seed, step))
         return Trainer(model, self.data, self.spec.inputs, self.spec.task, tcfg)
 
-    def fit(self, model: nn.Module, step, *, epochs: int, lr: float, l1_bn: float = 0.0, frozen=(), masks=None,
-            desc: str = ""):
-        """Train `model` in place (fresh optimizer and LR schedule); returns a FitResult dict, or None for 0 epochs."""
+    def fit(self, model: nn.Module, step, *, epochs: int, lr: float, l1_bn: float | None = None, frozen=(),
+            masks=None, desc: str = ""):
+        """Train `model` in place (fresh optimizer and LR schedule) for this phase's `epochs` at `lr`; `l1_bn`
+        None is the run's TrainConfig value. Returns a FitResult dict, or None for 0 epochs."""
         if epochs <= 0:
             return None
         res = self.trainer(model, step).fit(epochs=epochs, lr=lr, l1_bn=l1_bn, frozen=tuple(frozen), masks=masks,

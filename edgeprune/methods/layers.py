@@ -31,8 +31,3 @@ def params_by_type(model: nn.Module, masks: dict | None = None) -> dict[str, int
             m = masks.get(full)
             out[kind] += int(m.sum()) if m is not None else p.numel()
     return out
-
-
-def pruned_share(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
-    """{layer type: share of its parameters removed} for the types present before."""
-    return {t: 1.0 - after.get(t, 0) / n for t, n in before.items() if n}

@@ -9,10 +9,17 @@ import time
 from edgeprune.methods.config import SlimConfig
 from edgeprune.methods.context import Context, resolve
 from edgeprune.methods.evaluation import measure
-from edgeprune.methods.rundir import RunDir, read_json
+from edgeprune.rundir import RunDir, read_json
 from edgeprune.methods.seeding import seed_step
 from edgeprune.methods.state import read_state, write_state
 from edgeprune.methods.stopping import decide
+
+
+def config_identity(config: dict) -> dict:
+    """What makes a config.json the same run: its settings, flat (train.lr), resolved. A config.json from
+    before TrainConfig was nested holds every value the old resolution chose; resolving it again yields the
+    same values (and a clear refusal if it no longer reads)."""
+    return resolve(SlimConfig.from_dict(config)).identity()
 
 
 def progress_on(cfg: SlimConfig) -> bool:
@@ -26,7 +33,7 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
     """
     cfg = resolve(cfg)
     rd = RunDir(cfg.out)
-    rd.claim(cfg.to_dict(), identity_keys=cfg.identity().keys())  # locks the folder for this process
+    rd.claim(cfg.to_dict(), identity=config_identity)  # locks the folder for this process
     try:
         return _run_locked(cfg, rd, methods, stop_after)
     finally:

@@ -6,25 +6,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods import masks as M
 from edgeprune.methods.base import Method
-from edgeprune.methods.rundir import RunDir
+from edgeprune.methods.registry import register
 from edgeprune.methods.state import RoundState, clone_model, read_state, read_theta0
+from edgeprune.rundir import RunDir
 
 
+@register
 class LTH(Method):
     name = "lth"
+    help = "LTH (seed 003): train, cut by magnitude, rewind the survivors to theta_0 (or theta_k), retrain"
+    defaults = dict(per_round=0.2, scope="layerwise", importance="l1", finetune_epochs=0, max_step_share=0.5)
+    granularities = ("channel", "weight")
+    options = ("ticket", "rewind_epoch")
+
+    @classmethod
+    def check(cls, cfg):
+        epochs = cfg.train_value("epochs")
+        if epochs is not None and cfg.rewind_epoch >= epochs:
+            raise EdgepruneError(f"--rewind-epoch ({cfg.rewind_epoch}) must be below --epochs ({epochs})")
 
     def start(self):
         c = self.cfg
         if c.ticket:
             return self._start_from_ticket(c.ticket)
         model = self.ctx.build()
-        self.ctx.fit(model, "rewind", epochs=c.rewind_epoch, lr=c.lr, desc=f"train to theta_{c.rewind_epoch}")
+        self.ctx.fit(model, "rewind", epochs=c.rewind_epoch, lr=c.train.lr, desc=f"train to theta_{c.rewind_epoch}")
         theta0 = clone_model(model)
-        fit = self.ctx.fit(model, 0, epochs=c.epochs - c.rewind_epoch, lr=c.lr, desc="train")
+        fit = self.ctx.fit(model, 0, epochs=c.train.epochs - c.rewind_epoch, lr=c.train.lr, desc="train")
         self._theta0 = theta0
-        return RoundState(model=model, lr=c.lr, extra={"fit": fit}), theta0
+        return RoundState(model=model, lr=c.train.lr, extra={"fit": fit}), theta0
 
     def _start_from_ticket(self, path: str):
         """Seed 003's transfer: the other run's final mask/architecture on its theta_0, trained here."""
@@ -44,11 +55,12 @@ class LTH(Method):
         ticket = read_state(src, self.cfg.device)
         theta0 = read_theta0(other.round_path(0), self.cfg.device)
         model = self._reset(theta0, ticket)
-        fit = self.ctx.fit(model, 0, epochs=self.cfg.epochs - self.cfg.rewind_epoch, lr=self.cfg.lr,
+        fit = self.ctx.fit(model, 0, epochs=self.cfg.train.epochs - self.cfg.rewind_epoch,
+                           lr=self.cfg.train.lr,
                            masks=ticket.masks, desc="train ticket")
         self._theta0 = theta0
         extra = {"fit": fit, "ticket": str(Path(src).resolve())}
-        return RoundState(model=model, lr=self.cfg.lr, history=ticket.history, masks=ticket.masks, extra=extra), theta0
+        return RoundState(model=model, lr=self.cfg.train.lr, history=ticket.history, masks=ticket.masks, extra=extra), theta0
 
     def theta0(self):
         if getattr(self, "_theta0", None) is None:
@@ -57,6 +69,7 @@ class LTH(Method):
 
     def _reset(self, theta0, state: RoundState):
         """theta_0 with the state's channel cuts replayed and its masks applied: the survivors rewound."""
+        from edgeprune.methods import masks as M
         from edgeprune.pruning import replay
 
         model = clone_model(theta0)
@@ -69,6 +82,6 @@ class LTH(Method):
     def retrain(self, state, n, stage):
         c = self.cfg
         model = self._reset(self.theta0(), state)
-        fit = self.ctx.fit(model, n, epochs=c.epochs - c.rewind_epoch, lr=c.lr, masks=state.masks,
+        fit = self.ctx.fit(model, n, epochs=c.train.epochs - c.rewind_epoch, lr=c.train.lr, masks=state.masks,
                            frozen=self.frozen(state), desc=f"round {n} retrain from theta_{c.rewind_epoch}")
         return state.replace(model=model), fit

@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import nn
+from edgeprune.rundir import read_json, write_json
 
-from edgeprune.methods.layers import params_by_type
-from edgeprune.methods.rundir import read_json, write_json
+if TYPE_CHECKING:  # a method module (and so this one) loads without torch: the CLI lists methods before a run
+    from torch import nn
 
 MODEL = "model.safetensors"
 MASKS = "masks.safetensors"
@@ -39,6 +40,7 @@ def write_state(folder: Path, state: RoundState, metrics: dict, theta0: nn.Modul
 
     import edgeprune
     from edgeprune.architecture import capture_widths
+    from edgeprune.methods.layers import params_by_type
 
     folder = Path(folder)
     edgeprune.save(state.model, folder / MODEL, metrics=_scalars(metrics), **meta)

@@ -104,14 +104,14 @@ class TrainConfig:
 
     @classmethod
     def for_model(cls, spec, **overrides) -> "TrainConfig":
-        """Defaults of a zoo model (`edgeprune.models.spec(name)`: batch_size, lr, epochs), then `overrides`."""
+        """The field defaults < a zoo model's recommendation (`edgeprune.models.spec(name).defaults`: batch_size,
+        lr, epochs) < `overrides` (None is unset); `edgeprune slim` adds the data source's (methods/resolve.py)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise EdgepruneError(f"TrainConfig has no field {', '.join(unknown)}")
-        defaults = dict(getattr(spec, "defaults", None) or {})
-        values = {k: v for k, v in defaults.items() if k in names}
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        recommends = {k: v for k, v in (getattr(spec, "defaults", None) or {}).items() if k in names}
+        values, _ = layered([("model", recommends), ("user", overrides)])
         return cls(**values)
 
     def augment_config(self):
@@ -130,3 +130,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def layered(layers: list[tuple[str, dict]]) -> tuple[dict, dict]:
+    """The precedence rule of every setting: merge named layers given lowest first, a later layer's value
+    winning; None means unset. Returns ({key: value}, {key: name of the layer it came from})."""
+    values, sources = {}, {}
+    for name, layer in layers:
+        for key, value in layer.items():
+            if value is not None:
+                values[key], sources[key] = value, name
+    return values, sources

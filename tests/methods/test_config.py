@@ -5,7 +5,10 @@ import dataclasses
 import pytest
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods.config import SYNTH_RECIPE, SlimConfig, data_slug
+from edgeprune.data.sources import recommended
+from edgeprune.methods.config import SlimConfig, data_slug
+
+SYNTH_RECIPE = recommended("synth")
 
 
 def test_every_field_has_help():

@@ -3,7 +3,8 @@
 import torch
 from torch import nn
 
-from edgeprune.methods.layers import params_by_type, pruned_share
+from edgeprune.methods.layers import params_by_type
+from edgeprune.report import pruned_share
 
 
 def test_params_by_type_and_masked_share():

@@ -16,7 +16,7 @@ import pytest
 from edgeprune.commands import report as report_cmd
 from edgeprune.commands import slim as slim_cmd
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods.rundir import write_json
+from edgeprune.rundir import write_json
 from edgeprune.report import COMPARISON_HEAD, build_report, curves_figure, load_run, round_table, write_report
 
 TINY = ["--data-size", "48", "--epochs", "1", "--first-epochs", "1", "--batch-size", "16", "--lr", "1e-3"]

@@ -62,33 +62,42 @@ class RunDir:
     def config(self) -> dict:
         return read_json(self.config_path)
 
-    def claim(self, config: dict, identity_keys=None) -> bool:
+    def claim(self, config: dict, identity_keys=None, identity=None) -> bool:
         """Lock the folder for this process, then start a new run with `config` or check that the existing
         one was made by the same command.
 
         Returns True when the run is new (or replaces one that never finished a step). Raises EdgepruneError
         when another process holds the folder, when it holds a different run with at least one finished
-        step (compared on `identity_keys`, default all keys), or when it is something that is not a run.
+        step (compared on `identity(config)`, a flat dict, default the config itself, on `identity_keys`,
+        default all keys), or when it is something that is not a run.
         """
-        keys = set(config) if identity_keys is None else set(identity_keys)
+        ident = identity or (lambda d: d)
         if not self.exists():
             self._check_not_foreign()
         acquired = not self.holds_lock()
         self.lock()
         try:
-            return self._claim_locked(config, keys)
+            return self._claim_locked(config, ident, identity_keys)
         except BaseException:
             if acquired:
                 self.release()
             raise
 
-    def _claim_locked(self, config: dict, keys: set) -> bool:
+    def _claim_locked(self, config: dict, ident, identity_keys) -> bool:
         if self.exists():
-            old = self.config()
-            differ = sorted(k for k in keys if old.get(k, _MISSING) != config.get(k, _MISSING))
+            mine = ident(config)
             started = bool(self.rounds()) or self.finished()
+            try:
+                old = ident(self.config())
+            except EdgepruneError as exc:
+                if started:
+                    raise EdgepruneError(f"{self.config_path} is not a run this version can read ({exc}); "
+                                         f"pass another --out or remove the folder") from None
+                old = {}  # never finished a step: replaced below
+            keys = set(mine) | set(old) if identity_keys is None else set(identity_keys)
+            differ = sorted(k for k in keys if old.get(k, _MISSING) != mine.get(k, _MISSING))
             if differ and started:
-                shown = ", ".join(f"{k}={old.get(k)!r} (now {config.get(k)!r})" for k in differ[:4])
+                shown = ", ".join(f"{k}={old.get(k, _MISSING)!r} (now {mine.get(k, _MISSING)!r})" for k in differ[:4])
                 more = f" and {len(differ) - 4} more" if len(differ) > 4 else ""
                 raise EdgepruneError(f"{self.path} holds a different run: {shown}{more}; "
                                      f"pass another --out or remove the folder")

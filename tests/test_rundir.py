@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods.rundir import RunDir, read_json, write_json
+from edgeprune.rundir import RunDir, read_json, write_json
 
 
 def test_claim_new_then_same_config_resumes(tmp_path):
@@ -89,7 +89,7 @@ def test_read_json_errors_are_one_line(tmp_path):
 HOLDER = textwrap.dedent(
     """
     import sys, time
-    from edgeprune.methods.rundir import RunDir
+    from edgeprune.rundir import RunDir
     rd = RunDir(sys.argv[1])
     rd.claim({"a": 1})
     if sys.argv[2] == "writing":

@@ -17,6 +17,7 @@ def test_tflite_float_and_int8(tmp_path, standin, fbank):
     out = tmp_path / "m.tflite"
     report = export_model(net, "tflite", out, example_inputs=fbank, input_names=("fbank",), meta={"method": "lth-if"})
     assert report["parity"]["max_abs_diff"] <= 1e-4 and report["tflite"]["shapes"] == {"fbank": [1, 30, 40]}
+    assert report["tflite"]["lstm_biases_folded"] == 1
     meta = read_tflite_metadata(out.read_bytes())
     assert meta["method"] == "lth-if" and meta["output"] == "logit" and meta["quantization"] == "float"
     runner = open_runner(out)
@@ -32,6 +33,10 @@ def test_tflite_float_and_int8(tmp_path, standin, fbank):
     assert read_tflite_metadata(q.read_bytes())["quantization"] == "int8"
     runner8 = open_runner(q)
     assert np.dtype(runner8.inputs[0]["dtype"]) == np.int8  # full-integer I/O
+    names = [d["name"] for d in runner8.interpreter.get_tensor_details()]
+    assert not [n for n in names if "/" in n]  # short names (export.tflite_names)
+    # the LSTM's biases ride on the input projection: no per-time-step copies of a bias to re-scale
+    assert not [n for n in names if "duplicated" in n]
 
 
 def test_int8_io_round_trip():

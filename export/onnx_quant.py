@@ -10,8 +10,6 @@ The report counts the quantised nodes and gives per layer type how many are int8
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +42,13 @@ def quantize_onnx(float_path: Path, out_path: Path, samples, metadata: dict[str,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from edgeprune.export.quiet import quiet
+
     prepared = out_path.with_name(out_path.stem + ".prep.onnx")
     static = out_path.with_name(out_path.stem + ".static.onnx")
     feeds = [{k: v[i : i + 1] for k, v in samples.inputs.items()} for i in range(len(samples))]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():  # quantize_dynamic logs "Please check if the model is already quantized" on a QDQ graph
             # onnxruntime's symbolic shape inference crashes on the exporter's Squeeze (axes as an input); onnx's own runs.
             quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
             quantize_static(

@@ -60,3 +60,21 @@ def test_short_names_keep_inputs_outputs_and_stay_unique():
     assert got == [b"serving_default_fbank:0", "LSTM_lstm;36", "LSTM_lstm;36#2", "Linear_fc2;2", None,
                    b"serving_default_output_0_output"]
     assert saved == sum(len(n) for n in names[1:4]) - sum(len(n) for n in got[1:4])
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv3d_as_conv2d_computes_what_conv3d_computes(bias):
+    from edgeprune.export.tflite_conv3d import Conv3dAsConv2d, replace_conv3d
+
+    torch.manual_seed(0)
+    conv = nn.Conv3d(2, 6, kernel_size=(5, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1), bias=bias).eval()
+    x = torch.randn(2, 2, 9, 12, 12)
+    with torch.no_grad():
+        want = conv(x)
+        assert want.std() > 0.05
+        torch.testing.assert_close(Conv3dAsConv2d(conv)(x), want, atol=1e-5, rtol=1e-5)
+    net = nn.Sequential(conv, nn.ReLU())
+    rewritten, count = replace_conv3d(net)
+    assert count == 1 and isinstance(rewritten[0], Conv3dAsConv2d) and isinstance(net[0], nn.Conv3d)
+    strided = nn.Conv3d(1, 2, 3, stride=2)
+    assert replace_conv3d(nn.Sequential(strided))[1] == 0  # temporal stride 2: left as it is

@@ -78,3 +78,14 @@ def test_conv3d_as_conv2d_computes_what_conv3d_computes(bias):
     assert count == 1 and isinstance(rewritten[0], Conv3dAsConv2d) and isinstance(net[0], nn.Conv3d)
     strided = nn.Conv3d(1, 2, 3, stride=2)
     assert replace_conv3d(nn.Sequential(strided))[1] == 0  # temporal stride 2: left as it is
+
+
+def test_framewise_maxpool3d_as_maxpool2d():
+    from edgeprune.export.tflite_conv3d import FrameMaxPool, replace_conv3d
+
+    pool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+    x = torch.randn(2, 4, 5, 11, 11)
+    torch.testing.assert_close(FrameMaxPool(pool)(x), pool(x), atol=0, rtol=0)
+    rewritten, count = replace_conv3d(nn.Sequential(pool))
+    assert count == 1 and isinstance(rewritten[0], FrameMaxPool)
+    assert replace_conv3d(nn.Sequential(nn.MaxPool3d(2)))[1] == 0  # pools over time: left as it is

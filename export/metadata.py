@@ -61,8 +61,11 @@ def add_tflite_metadata(blob: bytes, values: dict[str, str]) -> bytes:
     """A copy of the .tflite flatbuffer `blob` with a metadata entry holding `values` as JSON."""
     import flatbuffers
 
+    from edgeprune.export.tflite_names import shorten_tensor_names
+
     schema = _schema()
     model = schema.ModelT.InitFromPackedBuf(bytearray(blob), 0)
+    shorten_tensor_names(model)
     for stored in model.buffers or []:
         # ai-edge-quantizer writes large constants after the flatbuffer (offset/size into the file); a
         # repacked file moves them, so they are inlined first (valid for files under 2 GB).

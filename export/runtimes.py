@@ -63,10 +63,13 @@ class TfliteRunner:
     runtime = "tflite"
 
     def __init__(self, path: Path):
+        from edgeprune.export.quiet import quiet
+
         interpreter_class = tflite_interpreter_class()
         try:
-            self.interpreter = interpreter_class(model_path=str(path), num_threads=1)
-            self.interpreter.allocate_tensors()
+            with quiet():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on fd 2
+                self.interpreter = interpreter_class(model_path=str(path), num_threads=1)
+                self.interpreter.allocate_tensors()
         except Exception as exc:
             raise EdgepruneError(f"the TFLite interpreter cannot load {path}: {str(exc).splitlines()[0]}") from None
         self.inputs = self.interpreter.get_input_details()

@@ -38,12 +38,17 @@ def import_litert_torch():
 
 
 def to_tflite(source, path: Path, metadata: dict[str, str]) -> dict:
-    """Write `source` (ExportSource) as a float .tflite at `path`; return {shapes}."""
+    """Write `source` (ExportSource) as a float .tflite at `path`; return {shapes, what was rewritten}."""
     from edgeprune.export.quiet import quiet
 
     with quiet():  # the import alone prints absl, oneDNN, torchao "Failed to load ...so" and torch lines
         litert_torch = import_litert_torch()
-    wrapped = _Keywords(source.model, source.input_names).eval()
+    from edgeprune.export.tflite_conv3d import replace_conv3d
+    from edgeprune.export.tflite_lstm import fold_lstm_biases
+
+    model, folded = fold_lstm_biases(source.model)  # same maths; no per-step bias copies in int8 (tflite_lstm)
+    model, conv3d = replace_conv3d(model)  # the converter segfaults on Conv3d (tflite_conv3d)
+    wrapped = _Keywords(model, source.input_names).eval()
     kwargs = dict(zip(source.input_names, source.example))
     try:
         with quiet():
@@ -52,4 +57,5 @@ def to_tflite(source, path: Path, metadata: dict[str, str]) -> dict:
     except Exception as exc:
         raise converter_error("TFLite conversion", exc, source.model, source.example) from None
     path.write_bytes(add_tflite_metadata(bytes(blob), metadata))
-    return {"shapes": {n: list(t.shape) for n, t in kwargs.items()}}
+    return {"shapes": {n: list(t.shape) for n, t in kwargs.items()}, "lstm_biases_folded": folded,
+            "conv3d_as_conv2d": conv3d}

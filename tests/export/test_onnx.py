@@ -73,6 +73,14 @@ def test_int8_onnx_is_quantised_and_agrees(tmp_path, standin, fbank):
     assert 0 < report["parity_int8"]["max_prob_diff"] < 0.1
     assert read_onnx_metadata(out)["quantization"] == "int8"
     assert report["size_bytes"] == out.stat().st_size == report["int8_size_bytes"]
+    # the LSTM too: int8 weights through onnxruntime's DynamicQuantizeLSTM, next to the static QDQ layers
+    quant = report["quantization"]
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops and quant["float_ops_left"] == []
+    assert quant["layers"]["LSTM"] == {"int8": 1, "float": 0} and quant["layers"]["Conv"] == {"int8": 1, "float": 0}
+    assert sum(v["float"] for v in quant["layers"].values()) == 0
+    lstm_weights = 4 * 12 * (16 + 12)  # gates x hidden x (input + hidden)
+    assert quant["weight_bytes"]["int8"] >= lstm_weights + 16 * 40 * 3
+    assert quant["weight_bytes"].get("float32", 0) < lstm_weights  # what stays float: biases, scales
 
 
 def test_failed_gate_leaves_nothing_and_keeps_old_file(tmp_path, standin, fbank, monkeypatch):

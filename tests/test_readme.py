@@ -135,7 +135,7 @@ def test_every_readme_bash_command_runs_as_written(tmp_path):
                                 timeout=COMMAND_TIMEOUT_S).returncode
         timings.append((time.perf_counter() - start, _children_cpu_s() - cpu, command))
         refused = REFUSED.search(command)
-        where = f"README line {line}: `{command}`"
+        where = f"README block at line {line}: `{command}`"
         if refused:
             assert rc == 2, f"{where} exited {rc}, the README says it is refused (exit 2): {_last_line(err)}"
             assert refused.group(1) in err.read_text(), f"{where}: no '{refused.group(1)}' in: {_last_line(err)}"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgeprune.baseline import SEGMENTS, fit_baseline, pooled_features
+from edgeprune.baseline import SEGMENTS, LogisticModel, fit_baseline, pooled_features
 from edgeprune.data import open_data
 from edgeprune.errors import EdgepruneError
 
@@ -59,3 +59,34 @@ def test_baseline_label_permutation_is_near_chance(bundle):
     train = type(bundle.train)(bundle.train.tensors, bundle.train.labels[perm], bundle.train.snr, bundle.train.ids)
     shuffled.train = train
     assert fit_baseline(shuffled)["score"] > fit_baseline(bundle)["score"] + 0.15
+
+
+def _toy(seed, n=400, d=12, shift=0.6):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.1, 30.0, d) + rng.uniform(-50, 50, d)  # scales standardising fixes
+    x[:, :4] += shift * y[:, None] * x[:, :4].std(0)
+    return x, y
+
+
+@pytest.mark.parametrize("c", [0.001, 0.1, 10.0])
+def test_logistic_model_matches_scikit_learn(c):
+    """The numpy fit solves scikit-learn's problem: StandardScaler + LogisticRegression(C), L2, free intercept."""
+    from sklearn.linear_model import LogisticRegression  # the reference (dev extra), not a core dependency
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _toy(1)
+    xt, _ = _toy(2)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=c, tol=1e-12, max_iter=100_000)).fit(x, y)
+    ours = LogisticModel(c).fit(x, y)
+    p_ref, p = ref.predict_proba(xt)[:, 1], ours.predict_proba(xt)
+    assert p.std() > 0.01  # predictions vary over inputs
+    np.testing.assert_allclose(p, p_ref, atol=2e-6)
+    np.testing.assert_allclose(ours.coef, ref[-1].coef_[0], rtol=1e-4, atol=1e-6)
+
+
+def test_logistic_model_stays_finite_on_separable_data():
+    x, y = _toy(3, shift=40.0)  # linearly separable: only the L2 term keeps the weights finite
+    p = LogisticModel(10.0).fit(x, y).predict_proba(x)
+    assert np.isfinite(p).all() and ((p > 0.5) == y).all()

@@ -1,5 +1,6 @@
 """The `digits` source: scikit-learn's bundled 8x8 digits (no download) as (1, 28, 28) images for the
-lenet models (resized to 20x20 and padded by 4, the MNIST layout), ten classes, seeded stratified splits."""
+lenet models (resized to 20x20 and padded by 4, the MNIST layout), ten classes, seeded stratified splits.
+scikit-learn is the `digits` extra (it and scipy are about 200 MB that nothing else in the core needs)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from edgeprune.errors import EdgepruneError
 from edgeprune.features.stats import apply_stats, compute_stats
 
 SIZE, INNER = 28, 20
+EXTRA_HINT = 'pip install "edgeprune[digits]" (from a clone: pip install -c constraints.txt -e ".[digits]")'
 
 
 def to_images(flat: np.ndarray) -> torch.Tensor:
@@ -37,8 +39,11 @@ def split_indices(labels: np.ndarray, seed: int, dev: float, test: float) -> dic
 
 def open_digits(path, *, inputs, seed=0, dev=0.1, test=0.2, train=None):
     """A multiclass DataBundle with input `image`; `train` optionally caps the training set size."""
-    from sklearn.datasets import load_digits
-
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise EdgepruneError(f"digits data needs scikit-learn, the digits extra ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'not importable'}): {EXTRA_HINT}") from None
     if path:
         raise EdgepruneError(f"digits takes no path (got 'digits:{path}')")
     if tuple(inputs) not in (("image",), ("fbank",)):

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provenance import stamp
+from slimrun import run_slim_process
 
 TARGETS = (0.5, 0.7, 0.8, 0.9)
 # label -> (slim arguments, highest target of its one run); cp is one-shot and gets a run per target.
@@ -55,13 +56,7 @@ def slim_args(label: str, target: float, out: Path, model: str, quick: bool) -> 
 
 def run_slim(cmd: list[str], out: Path) -> dict:
     """One `edgeprune slim` run in its own process; returns its rounds' and final metrics."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", EDGEPRUNE_NO_PROGRESS="1")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    while proc.returncode != 0 and "is in use by pid" in proc.stderr:  # the same run, started elsewhere: wait
-        time.sleep(20)
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    run_slim_process(cmd)
     rounds = [json.loads(p.read_text()) for p in sorted(out.glob("round_*/metrics.json"))]
     final = json.loads((out / "final" / "metrics.json").read_text())
     return {"cmd": " ".join(cmd), "rounds": rounds, "final": final}

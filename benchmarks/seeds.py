@@ -20,13 +20,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provenance import stamp
+from slimrun import run_slim_process
 
 
 def _run(out: Path, method: str, seed: int, args) -> dict:
@@ -35,14 +35,8 @@ def _run(out: Path, method: str, seed: int, args) -> dict:
     sizes = [] if args.data_size is None else ["--data-size", str(args.data_size)]
     cmd = ["edgeprune", "slim", "--method", method, "--model", args.model, "--target-wsr", str(args.target_wsr),
            "--seed", str(seed), "--out", str(run_dir), "--no-progress", *sizes, *args.extra]
-    env = dict(os.environ, OMP_NUM_THREADS="1", EDGEPRUNE_NO_PROGRESS="1")
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    while proc.returncode != 0 and "is in use by pid" in proc.stderr:  # the same run, started elsewhere: wait
-        time.sleep(20)
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+    run_slim_process(cmd)
     final = json.loads((run_dir / "final" / "metrics.json").read_text())
     first = json.loads((run_dir / "round_000" / "metrics.json").read_text())
     return {"method": method, "seed": seed, "wsr": final["wsr"], "params": final["params"],

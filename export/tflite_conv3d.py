@@ -14,11 +14,11 @@ file could be made; it is computed as a MaxPool2d over each frame instead.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from edgeprune.export.rewrite import replace_modules
 
 
 class Conv3dAsConv2d(nn.Module):
@@ -80,13 +80,7 @@ def rewritable(conv: nn.Module) -> bool:
 def replace_conv3d(model: nn.Module) -> tuple[nn.Module, int]:
     """(a copy of `model` with every rewritable nn.Conv3d replaced by Conv3dAsConv2d and frame-wise MaxPool3d by
     FrameMaxPool, how many); `model` itself, untouched, when it has none."""
-    names = [name for name, module in model.named_modules() if rewritable(module) or _frame_pool(module)]
-    if not names:
-        return model, 0
-    model = copy.deepcopy(model)
-    for name in names:
-        parent_name, _, attr = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        module = getattr(parent, attr)
-        setattr(parent, attr, Conv3dAsConv2d(module) if rewritable(module) else FrameMaxPool(module))
-    return model.eval(), len(names)
+    def swap(module):
+        return Conv3dAsConv2d(module) if rewritable(module) else FrameMaxPool(module) if _frame_pool(module) else None
+
+    return replace_modules(model, swap)

@@ -10,11 +10,11 @@ carries b_ih + b_hh and the per-step products have no bias, so nothing is copied
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from edgeprune.export.rewrite import replace_modules
 
 
 class FoldedBiasLSTM(nn.Module):
@@ -62,12 +62,4 @@ def foldable(lstm: nn.Module) -> bool:
 def fold_lstm_biases(model: nn.Module) -> tuple[nn.Module, int]:
     """(a copy of `model` with every foldable nn.LSTM replaced by FoldedBiasLSTM, how many were replaced);
     `model` itself is returned untouched when it has none."""
-    names = [name for name, module in model.named_modules() if foldable(module)]
-    if not names:
-        return model, 0
-    model = copy.deepcopy(model)
-    for name in names:
-        parent_name, _, attr = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, attr, FoldedBiasLSTM(getattr(parent, attr)))
-    return model.eval(), len(names)
+    return replace_modules(model, lambda module: FoldedBiasLSTM(module) if foldable(module) else None)

@@ -10,25 +10,19 @@ structural checks hold on their own.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
 
 from edgeprune.architecture import apply_widths, capture_widths, check_widths
-from edgeprune.atomic import dumps, write_bytes
+from edgeprune.atomic import write_bytes
+from edgeprune.checkpoint_file import (FORMAT, FORMAT_VERSION, JSON_FIELDS, digest, dump_field, first_line, read_file,
+                                       tensors_of)
 from edgeprune.errors import EdgepruneError
 
-FORMAT = "edgeprune-checkpoint"
-# 2: the SHA-256 covers the metadata too. Format 1 (tensors only) is refused, not read: accepting it would let
-# anyone bypass the metadata hash by writing "1" (there were no users of format 1).
-FORMAT_VERSION = 2
-_SIGNED = ("format", "format_version", "edgeprune_version", "arch", "widths", "meta")  # hashed header fields
-_JSON_FIELDS = ("arch", "widths", "meta")
 # A rebuilt model may be this many times larger than the tensors its file holds, plus a fixed allowance
 # (pruning to 1/64 of the dense size is far beyond what the methods reach); beyond it, loading is refused.
 BUDGET_FACTOR = 64
@@ -46,16 +40,16 @@ def save(model: nn.Module, path, *, factory: str | None = None, factory_kwargs: 
     from edgeprune import __version__
 
     arch = _arch_of(model, factory, factory_kwargs)
-    tensors = _tensors_of(model)
+    tensors = tensors_of(model)
     header = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "edgeprune_version": __version__,
-        "arch": _dumps(arch, "architecture"),
-        "widths": _dumps(capture_widths(model), "widths"),
-        "meta": _dumps(meta, "meta"),
+        "arch": dump_field(arch, "architecture"),
+        "widths": dump_field(capture_widths(model), "widths"),
+        "meta": dump_field(meta, "meta"),
     }
-    header["sha256"] = _digest(tensors, header)
+    header["sha256"] = digest(tensors, header)
     blob = st_save(tensors, metadata=header)
     path = Path(path)
     write_bytes(path, blob)
@@ -68,8 +62,8 @@ def load(path, factory: Callable[..., nn.Module] | str | None = None, *, trust_f
     A checkpoint naming a user factory imports it only when `factory=` is given (a callable or
     "pkg.mod:callable", called with the recorded kwargs) or `trust_factory=True`.
     """
-    header, tensors = _read(Path(path))
-    arch, widths, meta = (header[k] for k in _JSON_FIELDS)
+    header, tensors = read_file(Path(path))
+    arch, widths, meta = (header[k] for k in JSON_FIELDS)
     model = _build(arch, factory, trust_factory, path, widths, tensors)
     apply_widths(model, widths, tensors)
     try:
@@ -87,7 +81,7 @@ def load(path, factory: Callable[..., nn.Module] | str | None = None, *, trust_f
 
 def read_meta(path) -> dict:
     """The meta (with "arch") of a checkpoint, without building the model."""
-    header, _ = _read(Path(path))
+    header, _ = read_file(Path(path))
     meta = dict(header["meta"])
     meta["arch"] = header["arch"]
     return meta
@@ -122,7 +116,7 @@ def _build(arch: dict, factory, trust_factory: bool, path, widths, tensors) -> n
         raise EdgepruneError(f"{path}: {exc}") from None
     except Exception as exc:
         if "zoo" in arch and factory is None:  # every zoo model builds on meta: the cfg is bad
-            raise EdgepruneError(f"{path}: cannot build {label}: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise EdgepruneError(f"{path}: cannot build {label}: {type(exc).__name__}: {first_line(exc)}") from None
         skeleton = None  # a user factory that cannot build on the meta device: checked after the real build
     if skeleton is not None:
         _check_budget(skeleton, tensors, path, label)
@@ -132,7 +126,7 @@ def _build(arch: dict, factory, trust_factory: bool, path, widths, tensors) -> n
     except EdgepruneError as exc:
         raise EdgepruneError(f"{path}: {exc}") from None
     except Exception as exc:
-        raise EdgepruneError(f"{path}: cannot build {label}: {type(exc).__name__}: {_first_line(exc)}") from None
+        raise EdgepruneError(f"{path}: cannot build {label}: {type(exc).__name__}: {first_line(exc)}") from None
     _checked(check_widths, model, widths, tensors, path=path)
     return model
 
@@ -142,11 +136,6 @@ def _checked(fn, *args, path):
         return fn(*args)
     except EdgepruneError as exc:
         raise EdgepruneError(f"{path}: {exc}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else ""
 
 
 def _check_budget(skeleton: nn.Module, tensors: dict, path, label: str) -> None:
@@ -218,124 +207,3 @@ def _call(factory, kwargs: dict, label: str) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise EdgepruneError(f"factory {label} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
-
-
-# ---- tensors, header and file ------------------------------------------------------------------------
-
-
-def _tensors_of(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict as contiguous CPU tensors; shared storages are copied (safetensors refuses aliases)."""
-    tensors, seen = {}, set()
-    for key, value in model.state_dict().items():
-        if not isinstance(value, torch.Tensor):
-            raise EdgepruneError(f"state dict entry {key!r} is a {type(value).__name__}, not a tensor")
-        t = value.detach().to("cpu").contiguous()
-        if t.numel() and t.data_ptr() in seen:
-            t = t.clone()
-        seen.add(t.data_ptr())
-        tensors[key] = t
-    return tensors
-
-
-def _digest(tensors: dict[str, torch.Tensor], header: dict) -> str:
-    """SHA-256 of the canonical JSON of the signed header fields, then of every tensor (name, dtype, shape,
-    bytes) in name order. The JSON fields are parsed and re-dumped, so only their values count."""
-    signed = {k: (json.loads(header[k]) if k in _JSON_FIELDS else header[k]) for k in _SIGNED}
-    h = hashlib.sha256()
-    h.update(json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
-    h.update(b"\0")
-    for key in sorted(tensors):
-        t = tensors[key]
-        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
-def _json_default(value):
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _dumps(value: Any, what: str) -> str:
-    try:
-        return dumps(value, default=_json_default)  # NaN/inf as null
-    except (TypeError, ValueError) as exc:
-        raise EdgepruneError(f"checkpoint {what} must be JSON-serialisable: {exc}") from None
-
-
-def _loads(header: dict, key: str, path):
-    try:
-        return json.loads(header[key])
-    except (KeyError, TypeError, RecursionError, json.JSONDecodeError) as exc:
-        raise EdgepruneError(f"{path}: checkpoint header field {key!r} is missing or damaged ({exc})") from None
-
-
-def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """-> (header with arch, widths and meta parsed, tensors), after the format and hash checks."""
-    from safetensors.torch import load as st_load
-
-    if not path.is_file():
-        raise EdgepruneError(f"{path}: no such checkpoint file")
-    data = path.read_bytes()
-    header = _header(path, data)
-    meta = header.get("__metadata__") or {}
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise EdgepruneError(f"{path} is a safetensors file but not an edgeprune checkpoint (no edgeprune header)")
-    version = meta.get("format_version")
-    if not isinstance(version, str) or not version.isdigit():
-        raise EdgepruneError(f"{path}: checkpoint format_version {version!r} is not a number")
-    if int(version) > FORMAT_VERSION:
-        raise EdgepruneError(f"{path}: checkpoint format {version} is newer than this edgeprune reads")
-    if int(version) < FORMAT_VERSION:
-        raise EdgepruneError(f"{path}: checkpoint format {version} (metadata not covered by its hash) is no longer "
-                             f"read; re-create it with this edgeprune")
-    bad = sorted(k for k, v in meta.items() if not isinstance(v, str))
-    if bad:
-        raise EdgepruneError(f"{path}: checkpoint header field {bad[0]!r} is not a string")
-    try:
-        tensors = st_load(data)
-    except Exception as exc:  # safetensors raises several types for a bad body
-        raise EdgepruneError(f"{path}: damaged checkpoint ({_first_line(exc)})") from None
-    parsed = {k: _loads(meta, k, path) for k in _JSON_FIELDS}
-    if "edgeprune_version" not in meta or _digest(tensors, meta) != meta.get("sha256"):
-        raise EdgepruneError(f"{path}: checkpoint does not match its recorded SHA-256 (metadata or weights "
-                             f"tampered with, or corrupt)")
-    for key, kind in (("arch", dict), ("widths", dict), ("meta", dict)):
-        if not isinstance(parsed[key], kind):
-            raise EdgepruneError(f"{path}: checkpoint {key} must be a JSON object, not a {type(parsed[key]).__name__}")
-    return {**meta, **parsed}, tensors
-
-
-def _header(path: Path, data: bytes) -> dict:
-    """Parse the safetensors header by hand, so a foreign or truncated file gets a clear message."""
-    if len(data) < 8:
-        raise EdgepruneError(f"{path} is not an edgeprune checkpoint (file too short: {len(data)} bytes)")
-    size = int.from_bytes(data[:8], "little")
-    if size > len(data) - 8 or size > 100_000_000:
-        raise EdgepruneError(f"{path} is not an edgeprune checkpoint (truncated or not a safetensors file)")
-    try:
-        header = json.loads(data[8 : 8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EdgepruneError(f"{path} is not an edgeprune checkpoint (no safetensors header)") from None
-    if not isinstance(header, dict):
-        raise EdgepruneError(f"{path} is not an edgeprune checkpoint (header is not a JSON object)")
-    end = 0
-    for key, entry in header.items():
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) and key != "__metadata__" else None
-        if isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets):
-            end = max(end, offsets[1])
-    if 8 + size + end > len(data):
-        raise EdgepruneError(f"{path}: checkpoint is truncated ({len(data)} bytes, header promises {8 + size + end})")
-    return header
-
-
-

@@ -242,7 +242,7 @@ def edit_header(path, edit, rehash: bool = True) -> None:
     `rehash`, the SHA-256 is recomputed as an attacker would, so that the structural checks are what is tested."""
     from safetensors.torch import load as st_load
 
-    from edgeprune import checkpoint
+    from edgeprune import checkpoint_file
 
     data = path.read_bytes()
     size = int.from_bytes(data[:8], "little")
@@ -250,7 +250,7 @@ def edit_header(path, edit, rehash: bool = True) -> None:
     fields = header["__metadata__"]
     edit(fields)
     if rehash:
-        fields["sha256"] = checkpoint._digest(st_load(data), fields)
+        fields["sha256"] = checkpoint_file.digest(st_load(data), fields)
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + size :])

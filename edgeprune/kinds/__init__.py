@@ -54,19 +54,26 @@ class LayerKind:
         """Whether its own weights make its output channels (it then has importance rows)."""
         return self.root and not self.tied
 
+    # widths / prune_out / prune_in have no default: a layer without channels is never asked (the pruner holds
+    # or passes it), so reaching one means a user's kind describes channels it cannot cut. Refused built-in
+    # kinds (LayerNorm, attention) rely on this, which is why these are not abstract methods.
     def widths(self, m: nn.Module) -> tuple[int, int]:
         """(out, in) channel widths."""
-        raise NotImplementedError(f"{type(self).__name__}.widths")
+        raise self._missing("widths", m)
 
     def prune_out(self, m: nn.Module, idxs: Sequence[int]) -> None:
         """Remove output channels `idxs` in place (new tensors; never write into the old ones)."""
-        raise NotImplementedError(f"{type(self).__name__}.prune_out")
+        raise self._missing("prune_out", m)
 
     def prune_in(self, m: nn.Module, idxs: Sequence[int]) -> None:
         """Remove input channels `idxs` in place (a tied kind: the same as prune_out)."""
         if not self.tied:
-            raise NotImplementedError(f"{type(self).__name__}.prune_in")
+            raise self._missing("prune_in", m)
         self.prune_out(m, idxs)
+
+    def _missing(self, method: str, m: nn.Module) -> EdgepruneError:
+        return EdgepruneError(f"layer kind {type(self).__name__} (for {type(m).__name__}) defines no {method}(): "
+                              f"a kind whose channels are cut must define widths, prune_out and, unless tied, prune_in")
 
     def params_at(self, m: nn.Module, cut_out: int, cut_in: int) -> int:
         """Parameters of `m` once `cut_out` output and `cut_in` input channels are gone (no tensor touched)."""

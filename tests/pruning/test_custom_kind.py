@@ -170,3 +170,21 @@ def test_the_check_catches_a_shifted_map_at_a_custom_layer():
 def test_a_kind_must_be_a_layer_kind():
     with pytest.raises(edgeprune.EdgepruneError, match="must be a LayerKind"):
         ChannelPruner(build_user_net(), X, custom_kinds={Gain: object()})
+
+
+class HalfKind(DenseKind):
+    """A kind that forgot prune_in: the group it sits in is held, and the report names what is missing."""
+
+    prune_in = LayerKind.prune_in
+
+
+def test_a_kind_missing_a_method_holds_its_group_and_names_the_method():
+    model = build_user_net()
+    kinds = {**KINDS, Dense: HalfKind()}
+    report = ChannelPruner(model, X, importance="l2", ignored_layers=[model.fc], custom_kinds=kinds).prune(0.4)
+    held = {u["name"]: (u["rule"], u["reason"]) for u in report.untouched}
+    assert held["conv"][0] == "probe"
+    assert "layer kind HalfKind (for Dense) defines no prune_in()" in held["conv"][1]
+    assert model.conv.out_channels == 8 and model.dense.n_in == 8  # the conv feeding it is left whole
+    with pytest.raises(edgeprune.EdgepruneError, match=r"HalfKind \(for Dense\) defines no prune_in\(\)"):
+        HalfKind().prune_in(model.dense, [0])

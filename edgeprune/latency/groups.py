@@ -2,8 +2,7 @@
 
 The cut is ChannelPruner's own: its analysis (dependency graph, probe) finds the groups once, the group's
 importance (the pruner's ranking for that group) says which channels go, and the removal is replayed on a
-copy with `edgeprune.pruning.replay`. ChannelPruner has no public "cut this one group" call; the groups come
-from its analysis, read here and nowhere else (`Analysis._groups`), so a change there breaks one place.
+copy with `edgeprune.pruning.replay`. The groups are the pruner's own (`ChannelPruner.candidate_groups`).
 """
 
 from __future__ import annotations
@@ -42,8 +41,7 @@ class Analysis:
         self.model, self.example, self.importance = model, tuple(example_inputs), importance
         reference = copy.deepcopy(model)  # the pruner's analysis runs forward passes; keep `model` as it is
         self._pruner = ChannelPruner(reference, self.example, importance=importance, verify=False)
-        listed = {g["root"]: g for g in self._pruner.groups()}
-        self._groups = {g.root: g for g in self._pruner._current() if listed.get(g.root, {}).get("reason") is None}
+        self._groups = {g.root: g for g in self._pruner.candidate_groups()}
         modules = dict(model.named_modules())
         self.groups: dict[str, GroupInfo] = {}
         for root, g in self._groups.items():

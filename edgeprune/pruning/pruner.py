@@ -110,6 +110,13 @@ class ChannelPruner:
         self._memo = {}
         return [{"root": g.root, "width": g.width, "coupled": g.coupled, **self._held(g)} for g in self._groups]
 
+    def candidate_groups(self) -> list[groups_mod.Group]:
+        """The current groups that a step may cut (none held by a rule), as the pruner's own Group objects:
+        for tools that cut or time one group alone (edgeprune.latency)."""
+        self._current()
+        self._memo = {}
+        return [g for g in self._groups if self._held(g)["reason"] is None]
+
     def _held(self, g: groups_mod.Group) -> dict:
         """{"rule": ..., "reason": ...} of what keeps `g` from being cut (both None for a candidate)."""
         if g.reason:

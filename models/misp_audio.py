@@ -6,8 +6,10 @@ Input contract: `fbank` (B, T, 40) float32, normalised 40-dim log-mel FBank at 1
 Count reconciliation: the public baseline code (mispchallenge/misp2021_baseline, audio_kwsnet.py) has
 biases on every conv and linear layer and no BatchNorm: 2,681,793 parameters (the paper's 2.68 M). The
 five BatchNorms added here (gamma + beta over 256 + 512 + 32 + 128 + 256 channels) add 2,368: 2,684,161.
-The baseline has no activation between its layers; cfg `act="none"` keeps that, `act="relu"` adds ReLU
-after each BatchNorm and hidden linear layer (same parameter count).
+The baseline has no activation between its layers, so everything but the LSTM is one linear map; edgeprune's
+default `act="relu"` adds ReLU after each BatchNorm and hidden linear layer (same parameter count): on synth at
+equal budget (1000 clips, 10 epochs) it took test Score from 0.366 (`act="none"`, the baseline's, still selectable
+with `--model-cfg '{"act": "none"}'`) to 0.224 (docs/TRAINING.md).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .registry import ModelSpec, register
 class MispAudio(nn.Module):
     """fbank (B, T, 40) -> 2 x [Conv2d (1,5) stride (1,2) + BN] -> LSTM 512->256 -> MISP back end -> (B,)."""
 
-    def __init__(self, act: str = "none", lstm_hidden: int = 256, dropout: float = 0.2, pool: str = "lse"):
+    def __init__(self, act: str = "relu", lstm_hidden: int = 256, dropout: float = 0.2, pool: str = "lse"):
         super().__init__()
         # FBank bins are the channels of a (B, 40, 1, T) image, as in the baseline.
         self.conv_av1 = nn.Conv2d(40, 256, kernel_size=(1, 5), stride=(1, 2), padding=(0, 2))
@@ -56,6 +58,6 @@ SPEC = ModelSpec(
 )
 
 
-@register(SPEC, {"act": "none", "lstm_hidden": 256, "dropout": 0.2, "pool": "lse"})
+@register(SPEC, {"act": "relu", "lstm_hidden": 256, "dropout": 0.2, "pool": "lse"})
 def build_misp_audio(act, lstm_hidden, dropout, pool):
     return MispAudio(act=act, lstm_hidden=lstm_hidden, dropout=dropout, pool=pool)

@@ -98,7 +98,7 @@ def test_misp_audio_flattens_conv_output_channel_major():
     model = M.build("misp-audio").eval()
     (fbank,) = M.example_inputs("misp-audio", 1, frames=20)
     seen = {}
-    model.bn_av2.register_forward_hook(lambda m, i, o: seen.update(conv=o))  # hooks return None
+    model.act_av2.register_forward_hook(lambda m, i, o: seen.update(conv=o))  # the conv stage's output; hooks return None
     model.lstm.register_forward_hook(lambda m, i, o: seen.update(lstm_in=i[0]))
     with torch.no_grad():
         model(fbank)

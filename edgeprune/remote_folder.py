@@ -22,9 +22,10 @@ class RemoteFolder:
         self.target, self.opts, self.base, self.path = target, opts, base, None
         self.common = opts.common()
 
-    def ssh(self, command: str, timeout: float | None = None, what: str = "ssh", stdin=None):
-        """Run one shell command line on the board (every variable part already shlex-quoted)."""
-        argv = ["ssh", *self.common]
+    def ssh(self, command: str, timeout: float | None = None, what: str = "ssh", stdin=None, first: bool = False):
+        """Run one shell command line on the board (every variable part already shlex-quoted); `first`: the call
+        that meets the board first, where a stalled handshake ends after the connect timeout."""
+        argv = ["ssh", *(self.opts.first_contact() if first else ()), *self.common]
         if self.target.port:
             argv += ["-p", str(self.target.port)]
         argv += ["--", self.target.destination(), command]
@@ -54,7 +55,8 @@ class RemoteFolder:
 
     def __enter__(self) -> "RemoteFolder":
         base = '"${TMPDIR:-/tmp}"' if self.base is None else shlex.quote(self.base)
-        proc = self.ssh(f"mktemp -d {base}/{REMOTE_PREFIX}XXXXXXXX", what="creating a temporary folder")
+        proc = self.ssh(f"mktemp -d {base}/{REMOTE_PREFIX}XXXXXXXX", what="creating a temporary folder",
+                        first=True)
         if proc.returncode == 255:
             raise ssh_failure(self.target, self.opts, proc.stderr)
         out = proc.stdout.strip()

@@ -47,6 +47,14 @@ class SshOptions:
             opts += ["-o", item]
         return opts
 
+    def first_contact(self) -> list[str]:
+        """Options to put before common() on the first call to a board (ssh keeps the first value it gets of each
+        option): key exchange and login must then progress every connect_timeout seconds too, so a port that sends
+        an SSH banner and then stalls ends as fast as a silent one (not after ServerAlive's 60 s), and LogLevel=INFO
+        lets ssh say that it timed out (it logs that line at INFO)."""
+        return ["-o", f"ServerAliveInterval={self.connect_timeout}", "-o", "ServerAliveCountMax=1",
+                "-o", "LogLevel=INFO"]
+
 
 def ssh_failure(target: SshTarget, opts: SshOptions, stderr: str) -> EdgepruneError:
     """One line for an ssh failure (exit 255): unreachable, refused authentication, host key, other."""
@@ -60,7 +68,8 @@ def ssh_failure(target: SshTarget, opts: SshOptions, stderr: str) -> EdgepruneEr
         return EdgepruneError(f"host key of {target} is not trusted ({last}); see --strict-host-key-checking "
                               f"and --known-hosts")
     reach = ("connection refused", "timed out", "no route to host", "could not resolve", "network is unreachable",
-             "connection closed", "connection reset", "name or service not known")
+             "connection closed", "connection reset", "name or service not known", "kex_exchange_identification",
+             "banner exchange")
     if any(word in text for word in reach):
         return EdgepruneError(f"cannot reach {target}: {last}")
     return EdgepruneError(f"ssh to {target} failed: {last}")

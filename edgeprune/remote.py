@@ -1,6 +1,5 @@
-"""The SSH target of `edgeprune bench`: copy device_bench/ and the models to a temporary folder on a board with
-the system OpenSSH client (ssh only: a tar stream in, the JSON out), run the measurement there with the board's
-python, and in every case stop that run and remove the folder."""
+"""The SSH target of `edgeprune bench`: device_bench/ and the models tarred into a RemoteFolder on the board, run
+there with the board's python, its JSON read back; the run is stopped and the folder removed in every case."""
 
 from __future__ import annotations
 

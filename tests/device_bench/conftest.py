@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -207,20 +208,38 @@ def _bench_head() -> list[str]:
     return [sys.executable, "-m", "edgeprune", "bench"] if _cli_complete() else [sys.executable, "-c", _ALONE]
 
 
-def run_edgeprune_bench(*argv: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
+def _env(tmpdir=None) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", EDGEPRUNE_NO_PROGRESS="1")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return env
+
+
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action. A shell that starts pytest in the
+    background (`sh -c 'pytest &'`) ignores SIGINT for it, and an ignored SIGINT stays ignored through exec,
+    where Python then installs no KeyboardInterrupt handler: Ctrl-C as a user sends it would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run_edgeprune(command: str, *argv: str, cwd=None, timeout: float = 120,
+                  tmpdir=None) -> subprocess.CompletedProcess:
+    """Run `edgeprune COMMAND ARGV...` in a subprocess (`tmpdir`: its TMPDIR); the completed process (text)."""
+    head = _bench_head() if command == "bench" else [sys.executable, "-m", "edgeprune", command]
+    return subprocess.run([*head, *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=_env(tmpdir))
+
+
+def run_edgeprune_bench(*argv: str, cwd=None, timeout: float = 120, tmpdir=None) -> subprocess.CompletedProcess:
     """Run `edgeprune bench ARGV...` in a subprocess; returns the completed process (text stdout/stderr)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([*_bench_head(), *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=env)
+    return run_edgeprune("bench", *argv, cwd=cwd, timeout=timeout, tmpdir=tmpdir)
 
 
 def start_edgeprune_bench(*argv: str, cwd=None, tmpdir=None) -> subprocess.Popen:
-    """Start `edgeprune bench ARGV...` without waiting (text stdout/stderr pipes); `tmpdir`: its TMPDIR."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    if tmpdir is not None:
-        env["TMPDIR"] = str(tmpdir)
+    """Start `edgeprune bench ARGV...` without waiting (text stdout/stderr pipes, SIGINT at its default action
+    whatever this process inherited); `tmpdir`: its TMPDIR."""
     return subprocess.Popen([*_bench_head(), *argv], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=_env(tmpdir), preexec_fn=_default_sigint)
 
 
 def alive(pid: int) -> bool:
@@ -255,6 +274,27 @@ def processes(where=None, parent: int | None = None) -> dict[int, list[str]]:
     return found
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler installed for `signum` (SigCgt in /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    return bool(mask >> (signum - 1) & 1)
+
+
+def wait_gone(pids, where=None, timeout: float = 60) -> None:
+    """Poll until none of `pids` is alive and no process works in folder `where` (a SIGKILL sent is not yet a
+    process gone: under load its exit can take a moment); fail naming what is left after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = {pid: "" for pid in pids if alive(pid)}
+        left.update(processes(where) if where is not None else {})
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"still running after {timeout} s: {left}")
+        time.sleep(0.1)
+
+
 def wait_for(find, proc: subprocess.Popen | None, what: str, timeout: float = 90):
     """Poll `find()` until it returns something truthy (the value is returned); fail if `proc` (unless None)
     ends first."""
@@ -275,6 +315,12 @@ def edgeprune_bench():
     return run_edgeprune_bench
 
 
+@pytest.fixture
+def edgeprune_cli():
+    """Any edgeprune command as a subprocess: edgeprune_cli(command, *argv, cwd=None, timeout=120, tmpdir=None)."""
+    return run_edgeprune
+
+
 @pytest.fixture(scope="session")
 def make_onnx():
     """export_onnx(path, props=None, dynamic=False) -> path, for tests that need their own ONNX file."""
@@ -283,7 +329,8 @@ def make_onnx():
 
 @pytest.fixture
 def procs():
-    """Process helpers: start (start_edgeprune_bench), alive, processes, wait_for."""
+    """Process helpers: start (start_edgeprune_bench), alive, processes, wait_for, wait_gone, catches."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(start=start_edgeprune_bench, alive=alive, processes=processes, wait_for=wait_for)
+    return SimpleNamespace(start=start_edgeprune_bench, alive=alive, processes=processes, wait_for=wait_for,
+                           wait_gone=wait_gone, catches=catches)

@@ -3,7 +3,6 @@
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -99,39 +98,6 @@ def test_bad_ipv6_target_is_one_line(tiny_onnx, edgeprune_bench):
     assert one_error_line(proc).startswith("edgeprune bench: error: bad --target 'ssh://nobody@[::1;touch]:1'")
 
 
-def test_unreachable_host(tiny_onnx, remote_tmp, edgeprune_bench, sshd):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
-    proc = edgeprune_bench(str(tiny_onnx), "--target", f"ssh://root@127.0.0.1:{port}", "--ssh-key", str(sshd.key),
-                           "--connect-timeout", "5", "--known-hosts", str(sshd.known_hosts), timeout=60)
-    line = one_error_line(proc)
-    assert f"cannot reach ssh://root@127.0.0.1:{port}" in line and "refused" in line.lower()
-
-
-def test_silent_host_gives_up_after_the_connect_timeout(tiny_onnx, edgeprune_bench, sshd):
-    """A port that accepts TCP but never speaks SSH: --connect-timeout (2 s) ends it with one line. Were it
-    ignored, ssh would wait forever and the 60 s limit of the call would raise TimeoutExpired instead."""
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(1)  # the kernel completes the handshake; nobody ever answers
-        port = silent.getsockname()[1]
-        proc = edgeprune_bench(str(tiny_onnx), "--target", f"ssh://root@127.0.0.1:{port}", "--ssh-key",
-                               str(sshd.key), "--connect-timeout", "2", "--known-hosts", str(sshd.known_hosts),
-                               timeout=60)
-    line = one_error_line(proc)
-    assert f"cannot reach ssh://root@127.0.0.1:{port}" in line and "timed out" in line
-
-
-def test_refused_authentication(sshd, board_python, tiny_onnx, remote_tmp, edgeprune_bench):
-    proc = edgeprune_bench(str(tiny_onnx), *sshd.ssh_args(key=sshd.wrong_key), "--remote-python",
-                           str(board_python), "--remote-tmp", str(remote_tmp), timeout=60)
-    line = one_error_line(proc)
-    assert f"authentication refused by {sshd.target} with key {sshd.wrong_key}" in line
-    assert "Permission denied" in line
-    assert list(remote_tmp.iterdir()) == []
-
-
 def test_no_runtime_on_the_board(sshd, bare_python, tiny_onnx, remote_tmp, edgeprune_bench):
     proc = edgeprune_bench(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(bare_python),
                            "--remote-tmp", str(remote_tmp), *FAST, timeout=60)
@@ -201,8 +167,7 @@ def test_remote_timeout_stops_the_run_on_the_board(sshd, board_python, tiny_onnx
         proc.wait()
     assert proc.returncode == 2, err
     assert err == f"edgeprune bench: error: running device_bench on {sshd.target} timed out after 15 s\n"
-    assert not procs.alive(remote), "device_bench still runs on the board"
-    assert procs.processes(remote_tmp) == {}
+    procs.wait_gone([remote], remote_tmp)  # device_bench stopped on the board (SIGKILLed ones may take a moment)
     assert list(remote_tmp.iterdir()) == []  # and its folder is gone
 
 
@@ -210,7 +175,8 @@ def test_remote_timeout_stops_the_run_on_the_board(sshd, board_python, tiny_onnx
                                                (signal.SIGINT, 130, "edgeprune bench: interrupted")])
 def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, board_python, tiny_onnx, remote_tmp,
                                                    procs):
-    """SIGTERM, or Ctrl-C's SIGINT sent to edgeprune bench alone (so its own handling must stop the rest)."""
+    """SIGTERM, or Ctrl-C's SIGINT sent to edgeprune bench alone (so its own handling must stop the rest). Every
+    wait is bounded and polls: no fixed sleep that a loaded scheduler can outrun."""
     local_tmp = remote_tmp.parent / "local tmp"
     local_tmp.mkdir()
     proc = procs.start(str(tiny_onnx), *sshd.ssh_args(), "--remote-python", str(board_python),
@@ -219,14 +185,15 @@ def test_signal_stops_ssh_and_the_run_on_the_board(signum, code, line, sshd, boa
         remote = _remote_run(procs, proc, remote_tmp)
         local = procs.processes(parent=proc.pid)
         assert [argv[0] for argv in local.values()] == ["ssh"]
+        assert procs.catches(proc.pid, signum), f"edgeprune bench does not handle {signum.name}"
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
         proc.wait()
     assert proc.returncode == code and err == line + "\n"
-    assert not any(procs.alive(pid) for pid in local), "the ssh client outlived edgeprune bench"
-    assert not procs.alive(remote) and procs.processes(remote_tmp) == {}
+    assert not any(procs.alive(pid) for pid in local), "the ssh client outlived edgeprune bench"  # it reaps ssh
+    procs.wait_gone([remote], remote_tmp)  # the board's run: stopped by the clean-up, perhaps by a SIGKILL
     assert list(remote_tmp.iterdir()) == []
     assert list(local_tmp.iterdir()) == []  # the staged archive (edgeprune-stage.*) too
 

@@ -21,6 +21,7 @@ from edgeprune.train.collate import AugmentCollate, augmenters_for
 from edgeprune.train.config import TrainConfig
 from edgeprune.train.frozen import freeze, train_mode
 from edgeprune.train.masks import apply_masks, check_masks
+from edgeprune.train.precision import autocast
 from edgeprune.train.result import FitResult
 from edgeprune.train.schedule import LRSchedule
 from edgeprune.train.seeding import seed_all
@@ -164,7 +165,9 @@ class Trainer:
         total, count = 0.0, 0
         for step, (batch, (_, global_n)) in enumerate(zip(loader, plan)):
             self.schedule.apply(opt, epoch + step / len(plan))
-            losses = self._losses(self._forward(net, batch), batch["label"])
+            with autocast(self.device, cfg.precision):
+                logits = self._forward(net, batch)
+            losses = self._losses(logits.float(), batch["label"])
             # sum / global batch, times world: DDP's averaging over ranks then gives the global-batch mean
             loss = losses.sum() * (info.world_size / global_n)
             opt.zero_grad(set_to_none=True)

@@ -1,7 +1,7 @@
 """How well the latency table predicts whole slim models: predicted vs measured latency at several WSRs.
 
-    python benchmarks/profile.py                                  # tv-audio and misp-audio, WSR 0.3-0.8
-    python benchmarks/profile.py --models misp-video --wsrs 0.5,0.8 --json runs/profile.json
+    python benchmarks/latency_tables.py                                  # tv-audio and misp-audio, WSR 0.3-0.8
+    python benchmarks/latency_tables.py --models misp-video --wsrs 0.5,0.8 --json runs/profile.json
 
 For each model: `edgeprune profile` (the table, cached per machine/runtime/threads/architecture), then slim copies
 cut by ChannelPruner (normalised L1 ranking of the untrained zoo weights, one shot to each WSR), exported to ONNX
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    print("$ " + " ".join(["python", "benchmarks/profile.py", *(argv if argv is not None else sys.argv[1:])]))
+    print("$ " + " ".join(["python", "benchmarks/latency_tables.py", *(argv if argv is not None else sys.argv[1:])]))
     print(f"# {stamp()}", flush=True)
     if args.kernels:
         kernels_report(args)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
@@ -50,9 +51,10 @@ def run_model(name: str, args) -> dict:
     start = time.perf_counter()
     baseline = fit_baseline(data)
     baseline_s = time.perf_counter() - start
-    model = models.build(name)
-    cfg = TrainConfig.for_model(spec, epochs=slim.epochs, lr=slim.lr, batch_size=slim.batch_size,
-                                patience=slim.patience, seed=slim.seed, device=slim.device)
+    model = models.build(name, **args.model_cfg)
+    cfg = TrainConfig.for_model(spec, **{**dict(epochs=slim.epochs, lr=slim.lr, batch_size=slim.batch_size,
+                                                patience=slim.patience, seed=slim.seed, device=slim.device),
+                                         **args.train})
     trainer = Trainer(model, data, spec.inputs, spec.task, cfg)
     start = time.perf_counter()
     fit = trainer.fit(desc=name)
@@ -66,6 +68,7 @@ def run_model(name: str, args) -> dict:
     return {
         "model": name,
         "params": sum(p.numel() for p in model.parameters()),
+        "model_cfg": args.model_cfg,
         "sizes": {"train": len(data.train), "dev": len(data.dev), "test": len(data.test)},
         "train_config": cfg.to_dict(),
         "fit": {k: v for k, v in fit.to_dict().items() if k != "history"},
@@ -74,6 +77,11 @@ def run_model(name: str, args) -> dict:
         "baseline": baseline,
         "baseline_seconds": baseline_s,
     }
+
+
+def _label(r: dict) -> str:
+    """The model's name, with its config overrides when there are any."""
+    return r["model"] + (f" {json.dumps(r['model_cfg'])}" if r.get("model_cfg") else "")
 
 
 def _pct(x) -> str:
@@ -100,7 +108,7 @@ def score_table(rows: list[dict]) -> list[str]:
         d, b, s = r["dense"], r["baseline"], r["sizes"]
         ratio = d["score"] / b["score"] if b["score"] > 0 else math.inf
         out.append(
-            f"| {r['model']} | {s['train']}/{s['dev']}/{s['test']} | {r['params']:,} | {r['fit']['epochs_run']} "
+            f"| {_label(r)} | {s['train']}/{s['dev']}/{s['test']} | {r['params']:,} | {r['fit']['epochs_run']} "
             f"({r['fit']['best_epoch']}) | {d['score']:.3f} | {b['score']:.3f} (C={b['C']:g}) | {ratio:.2f} | "
             f"{'yes' if ratio <= 0.5 else 'no'} | {_pct(d['frr'])} / {_pct(d['far'])} | "
             f"{_pct(b['frr'])} / {_pct(b['far'])} | {r['train_seconds']:.0f} |")
@@ -174,6 +182,8 @@ def main(argv=None) -> int:
                    help="zoo model(s) to train (tv-av and tv-video need a GPU at the default sizes)")
     p.add_argument("--data-size", type=int, default=None, help="synth: training clips, dev and test a third each")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (default: the slim config's)")
+    p.add_argument("--model-cfg", type=json.loads, default={}, help="zoo model config overrides as JSON, as slim's")
+    p.add_argument("--train", type=json.loads, default={}, help="TrainConfig fields as JSON, over the recipe's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None, help="write all results to this JSON file (NaN as null)")

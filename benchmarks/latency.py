@@ -234,6 +234,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     from provenance import stamp
 
+    # benchmarks/profile.py shadows the standard library's profile, which torch._dynamo imports (TFLite export)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
     print(f"# command: python {' '.join(sys.argv)}\n# {stamp()}", flush=True)
 
     from edgeprune import models

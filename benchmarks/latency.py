@@ -208,7 +208,8 @@ def bench_model(name: str, args, folder: Path) -> dict:
             failures[runtime] = str(exc)
             continue
         base = stats[0]["p50"]
-        print(f"# {name} {runtime}: p50 ms " + ", ".join(f"{v['label']} {s['p50']:.3f}" for v, s in zip(variants, stats)),
+        print(f"# {name} {runtime}: p50 ms " + ", ".join(f"{v['label']} {s['p50']:.3f}" for v, s in zip(variants, stats))
+              + "; GMAC/s " + ", ".join(f"{v['label']} {v['macs'] / s['min'] / 1e6:.1f}" for v, s in zip(variants, stats)),
               file=sys.stderr, flush=True)
         for v, s in zip(variants, stats):
             speedup = base / s["p50"]

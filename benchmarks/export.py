@@ -4,6 +4,7 @@ Prints one table: file size, params, export time and max |diff| vs PyTorch (int8
 Untrained weights (BN statistics re-estimated on example inputs) and random calibration ('random'): the figures measure the converters, not accuracy.
     python benchmarks/export.py [--models tv-audio misp-audio] [--formats onnx tflite] [--json FILE]
     python benchmarks/export.py --formats tflite --tflite-runtime-py build/tflite-runtime-venv/bin/python
+    python benchmarks/export.py --models misp-video tv-av --samples 10 --calib-samples 10   # the large ones
 
 --tflite-runtime-py PYTHON also runs every .tflite in that Python (tflite-runtime 2.14 + numpy<2, as on a
 Raspberry Pi image; .ci/run builds one) on 10 seeded inputs and adds its max |diff| and decision agreement
@@ -68,6 +69,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=models.names())
     parser.add_argument("--formats", nargs="*", default=["onnx", "tflite"])
     parser.add_argument("--json", default=None)
+    parser.add_argument("--samples", type=int, default=20, help="parity inputs per export")
+    parser.add_argument("--calib-samples", type=int, default=100, help="int8 calibration inputs")
     parser.add_argument("--tflite-runtime-py", default=None, help="a Python with tflite-runtime (numpy<2)")
     args = parser.parse_args()
     import sys
@@ -90,7 +93,7 @@ def main() -> None:
                     out = folder / f"out.{fmt}"
                     try:
                         report = export_model(ckpt, fmt, out, int8=int8, calib="random" if int8 else None,
-                                              samples=20, calib_samples=100, gate=False)
+                                              samples=args.samples, calib_samples=args.calib_samples, gate=False)
                         rows.append(_row(name, slim, fmt, int8, report))
                         if fmt == "tflite" and args.tflite_runtime_py:
                             rows[-1].update(_elsewhere(args.tflite_runtime_py, name, out, report["threshold"]))

@@ -11,6 +11,10 @@ MACs becomes time); the goal is >= 0.8 on misp-audio and misp-video with ONNX Ru
 ChannelPruner with L1 filter importance on the untrained zoo weights (latency depends on the widths, not on
 training; BN-scale ranking of untrained gammas, all 1.0, would tie). The variants of one model and runtime are
 measured interleaved (round-robin blocks) so that drift hits all alike.
+
+Next to each runtime's time the table gives the achieved GMAC/s (model MACs / fastest run) and its share of this
+CPU's peak on the same thread count, measured in the same run as the best float32 matmul in onnxruntime
+(n x n x n, n = 256, 384, 512) at the start and at the end of the run (`peak_gmacs`).
 """
 
 from __future__ import annotations
@@ -90,6 +94,34 @@ def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path)
             raise EdgepruneError(f"{fmt} export of {name} {v['label']} failed: {why}")
         paths.append(str(path))
     return paths
+
+
+def matmul_peak(threads: int, sizes=(256, 384, 512), repeats: int = 10) -> float:
+    """GMAC/s of the fastest float32 n x n @ n x n product in onnxruntime (MLAS sgemm) on `threads` threads,
+    over `sizes`: what this CPU's best dense kernel reaches, the limit the models' throughput is set against.
+    Sizes that fit in L2: on this machine 512 reached 115 GMAC/s on one thread, 1024 only 8 (and PyTorch's
+    MKL sgemm 50 at 512, 3 at 1024), with the L3 shared with other jobs."""
+    import time
+
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    best = 0.0
+    for n in sizes:
+        tensor = [helper.make_tensor_value_info(x, TensorProto.FLOAT, [n, n]) for x in "abc"]
+        graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "peak", tensor[:2], tensor[2:])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+                                       .SerializeToString(), options, providers=["CPUExecutionProvider"])
+        a = np.random.default_rng(n).standard_normal((n, n)).astype(np.float32)
+        session.run(None, {"a": a, "b": a})  # warm-up: packing buffers, page faults
+        for _ in range(repeats):
+            start = time.perf_counter()
+            session.run(None, {"a": a, "b": a})
+            best = max(best, n**3 / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def measure_files(paths: list[str], runtime: str, args) -> list[dict]:
@@ -176,14 +208,16 @@ def bench_model(name: str, args, folder: Path) -> dict:
             failures[runtime] = str(exc)
             continue
         base = stats[0]["p50"]
-        print(f"# {name} {runtime}: p50 ms " + ", ".join(f"{v['label']} {s['p50']:.3f}" for v, s in zip(variants, stats)),
+        print(f"# {name} {runtime}: p50 ms " + ", ".join(f"{v['label']} {s['p50']:.3f}" for v, s in zip(variants, stats))
+              + "; GMAC/s " + ", ".join(f"{v['label']} {v['macs'] / s['min'] / 1e6:.1f}" for v, s in zip(variants, stats)),
               file=sys.stderr, flush=True)
         for v, s in zip(variants, stats):
             speedup = base / s["p50"]
             if runtime == "ort" and "ort_profile" in v:
                 rows[v["label"]]["ort_profile_ms"] = v["ort_profile"]
             rows[v["label"]][runtime] = {
-                "p50_ms": s["p50"], "p90_ms": s["p90"], "count": s["count"], "speedup": speedup,
+                "p50_ms": s["p50"], "p90_ms": s["p90"], "min_ms": s["min"], "count": s["count"], "speedup": speedup,
+                "gmacs": v["macs"] / (s["min"] / 1e3) / 1e9,  # achieved, on the fastest run (as the peak)
                 "efficiency": speedup / v["macs_reduction"] if v["label"] != "dense" else None,
                 # the other reading of "how much of the cut becomes time": fraction of time cut / of MACs cut
                 "cut_fraction": ((1 - 1 / speedup) / (1 - 1 / v["macs_reduction"]))
@@ -192,10 +226,10 @@ def bench_model(name: str, args, folder: Path) -> dict:
     return {"model": name, "variants": rows, "failures": failures}
 
 
-def print_table(results: list[dict], runtimes: list[str]) -> None:
+def print_table(results: list[dict], runtimes: list[str], peak: float) -> None:
     header = f"{'model':<12} {'variant':<8} {'WSR':>5} {'MACs':>13} {'MACs x':>7}"
     for rt in runtimes:
-        header += f" | {rt + ' p50 ms':>13} {'speed-up':>8} {'eff.':>5}"
+        header += f" | {rt + ' p50 ms':>13} {'speed-up':>8} {'eff.':>5} {'GMAC/s':>6} {'% peak':>6}"
     print(header)
     for res in results:
         for label, row in res["variants"].items():
@@ -203,10 +237,11 @@ def print_table(results: list[dict], runtimes: list[str]) -> None:
             for rt in runtimes:
                 r = row.get(rt)
                 if r is None:
-                    line += f" | {'failed':>13} {'':>8} {'':>5}"
+                    line += f" | {'failed':>13} {'':>8} {'':>5} {'':>6} {'':>6}"
                     continue
                 eff = "" if r["efficiency"] is None else f"{r['efficiency']:.2f}"
-                line += f" | {r['p50_ms']:13.3f} {r['speedup']:8.2f} {eff:>5}"
+                line += (f" | {r['p50_ms']:13.3f} {r['speedup']:8.2f} {eff:>5} {r['gmacs']:6.1f} "
+                         f"{100 * r['gmacs'] / peak:5.1f}%")
             print(line)
 
 
@@ -245,6 +280,9 @@ def main(argv=None) -> int:
     if bad or not args.runtimes:
         print(f"latency.py: error: unknown runtime(s) {bad}; choose from {', '.join(RUNTIMES)}", file=sys.stderr)
         return 2
+    peaks = [matmul_peak(args.threads)]
+    print(f"# peak at start: {peaks[0]:.1f} GMAC/s (float32 matmul in onnxruntime, {args.threads} thread(s))",
+          file=sys.stderr, flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="edgeprune-latency.") as tmp:
         folder = Path(args.keep or tmp)
@@ -252,15 +290,19 @@ def main(argv=None) -> int:
         for name in names:
             print(f"# {name}", file=sys.stderr, flush=True)
             results.append(bench_model(name, args, folder))
+    peaks.append(matmul_peak(args.threads))
+    peak = max(peaks)
+    print(f"# peak: {peak:.1f} GMAC/s (best of start {peaks[0]:.1f} and end {peaks[1]:.1f}); GMAC/s = MACs / fastest "
+          f"run; % peak = GMAC/s / peak")
     settings = {k: v for k, v in vars(args).items() if k != "json"}
-    print_table(results, args.runtimes)
+    print_table(results, args.runtimes, peak)
     if args.json:
         from edgeprune.device_bench.machine import describe
 
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = out.with_name(f".{out.name}.tmp")
-        tmp_out.write_text(json.dumps({"settings": settings, "machine": describe(), "results": results}, indent=2))
+        tmp_out.write_text(json.dumps({"settings": settings, "machine": describe(), "peak_gmacs": peaks, "results": results}, indent=2))
         os.replace(tmp_out, out)
     return 0
 

@@ -89,3 +89,62 @@ def test_int8_calibration_keeps_the_range_of_every_sample(tmp_path, outputs_vary
     result = compare(expected, open_runner(int8_path)({"x": check}), "binary", threshold)
     assert result["decision_agreement"] >= 0.97, result
     assert read_tflite_metadata(int8_path.read_bytes()) == {"m": "1"}
+
+
+class _DeadBranch(torch.nn.Module):
+    """x (B, 8) -> logit, through a live branch and a 1-wide ReLU that never fires (as a layer pruned to one
+    channel that is dead: the slim tv-video of docs/BENCHMARKS.md)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.dead, self.after = torch.nn.Linear(8, 1), torch.nn.Linear(1, 4)
+        self.live, self.out = torch.nn.Linear(8, 4), torch.nn.Linear(4, 1)
+        with torch.no_grad():
+            self.dead.bias.fill_(-100.0)
+            self.out.weight.mul_(20.0)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.after(torch.relu(self.dead(x))) + self.live(x))).squeeze(-1)
+
+
+@pytest.mark.slow
+def test_int8_of_a_dead_channel_loads_and_keeps_decisions(tmp_path, outputs_vary):
+    # A tensor that is zero on every calibration sample used to get a ~4e-12 scale: requantisation scales out of
+    # XNNPACK's range, "failed to create XNNPACK runtime" (checked by disabling widen_dead_ranges).
+    net = _DeadBranch().eval()
+    x = torch.from_numpy(np.random.default_rng(3).standard_normal((100, 8)).astype(np.float32))
+    outputs_vary(net, (x,))
+    with torch.no_grad():
+        assert float(torch.relu(net.dead(x)).abs().max()) == 0.0
+    q = tmp_path / "dead.int8.tflite"
+    report = export_model(net, "tflite", q, int8=True, calib="random", samples=100, calib_samples=100,
+                          example_inputs=(torch.zeros(1, 8),), input_names=("x",))
+    assert len(report["quantization"]["dead_tensors"]) >= 1
+    assert report["parity_int8"]["outputs_vary"] and report["parity_int8"]["decision_agreement"] >= 0.99
+    with torch.no_grad():
+        expected = net(x).numpy()
+    got = open_runner(q)({"x": x.numpy()})
+    assert np.mean(np.sign(got) == np.sign(expected)) >= 0.97
+    # typical error small against the output range (the largest: clipping at the 100 calibration samples' range)
+    error = np.median(np.abs(got - expected))
+    assert error <= 0.02 * (expected.max() - expected.min()), (error, expected.min(), expected.max())
+
+
+def test_widen_dead_ranges_only_touches_dead_float_tensors():
+    from edgeprune.export.tflite_quant import DEAD_RANGE_FRACTION, widen_dead_ranges
+
+    qsvs = {
+        "a": {"min": np.array([-1.0], np.float32), "max": np.array([1.0], np.float32)},  # span 2
+        "b": {"min": np.array([0.0], np.float32), "max": np.array([4.0], np.float32)},  # span 4
+        "c": {"min": np.array([-3.0], np.float32), "max": np.array([0.0], np.float32)},  # span 3
+        "dead": {"min": np.zeros((1, 1), np.float32), "max": np.zeros((1, 1), np.float32)},
+        "const": {"min": np.array([5.0], np.float32), "max": np.array([5.0], np.float32)},  # zero included: span 5
+        "ints": {"min": np.array([0]), "max": np.array([0])},
+    }
+    assert widen_dead_ranges(qsvs) == ["dead"]
+    floor = DEAD_RANGE_FRACTION * 3.5  # median of the live spans 2, 3, 4, 5
+    np.testing.assert_allclose(qsvs["dead"]["max"], [[floor]], rtol=1e-6)
+    assert qsvs["dead"]["min"].shape == (1, 1) and float(qsvs["dead"]["min"].max()) == 0.0
+    assert float(qsvs["a"]["max"][0]) == 1.0 and float(qsvs["const"]["min"][0]) == 5.0
+    assert qsvs["ints"]["max"].tolist() == [0]

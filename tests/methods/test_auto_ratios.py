@@ -186,3 +186,30 @@ def test_cli_run_records_the_ratios_and_the_final_widths_follow_them(tmp_path):
     for r in rounds:  # every round records how it spread its cut
         m = json.loads((r / "metrics.json").read_text())
         assert set(m["auto_ratios"]["groups"]) == set(sel["groups"]) and 0 < m["auto_ratios"]["share_of_way"] <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, extra", [("cp", {}), ("lth-if", dict(first_epochs=1, per_round=0.2)),
+                                           ("lth", dict(per_round=0.3))])
+def test_every_channel_method_runs_with_auto_ratios(tmp_path, method, extra):
+    cfg = dict(TINY, method=method, target_wsr=0.4, **extra)
+    cfg.pop("pretrain_epochs") if method != "cp" else None
+    d = tmp_path / method
+    res = run(SlimConfig(out=str(d), **cfg))
+    assert res["status"] == "finished"
+    final = res["final"]
+    assert final["wsr"] == pytest.approx(0.4, abs=0.006)
+    sel = final["auto_ratios"]["groups"]
+    dense, after = widths_of(d / "round_000"), widths_of(d / "final")
+    assert any(g["ratio"] > 0 for g in sel.values())
+    for root, g in sel.items():
+        assert g["target"] <= after[root] <= dense[root] and (g["ratio"] > 0 or after[root] == dense[root])
+    rounds = sorted(d.glob("round_0*"))
+    assert len(rounds) == 2 if method == "cp" else len(rounds) >= 3  # cp: one shot; the others stay iterative
+    share_cap = json.loads((d / "config.json").read_text())["max_step_share"]
+    for r in rounds[1:]:  # each group loses the round's share of its remaining way (to a channel), unless capped
+        m = json.loads((r / "metrics.json").read_text())["auto_ratios"]
+        for root, g in m["groups"].items():
+            way = g["before"] - g["target"]
+            cap = min(g["before"] - 1, int(share_cap * g["before"] + 1e-9))
+            assert g["before"] - g["after"] == min(cap, int(m["share_of_way"] * way + 0.5)), (r.name, root)

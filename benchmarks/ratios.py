@@ -57,7 +57,7 @@ def table(rows: list[dict]) -> str:
     if auto:
         sel = auto["selection"]
         picks = ", ".join(f"{g} {sel['groups'][g]['ratio']:.0%}" for g in GROUPS if g in sel["groups"])
-        lines += ["", f"auto's selection: {picks} (bound: +{sel['bound']:.4f} {sel['metric']} per group, "
+        lines += ["", f"auto's selection: {picks} (bound: {sel['bound']:+.4f} {sel['metric']} loss per group, "
                       f"reached: {sel['reached']})"]
     return "\n".join(lines) + "\n"
 

@@ -47,8 +47,9 @@ def test_spread_takes_the_whole_way_when_the_goal_is_beyond_it_and_respects_caps
 def test_bad_ratios_values_and_weight_granularity_are_refused_in_one_line():
     with pytest.raises(EdgepruneError, match=r"^--ratios must be one of global, auto, got 'greedy'$"):
         SlimConfig(ratios="greedy").validate()
-    with pytest.raises(EdgepruneError, match=r"^--ratios auto chooses a share of channels per group; --granularity "
-                                             r"weight masks single weights: use --granularity channel or --ratios global$"):
+    with pytest.raises(EdgepruneError, match=r"^--ratios auto chooses a share of channels per group; "
+                                             r"--granularity weight masks single weights: use --granularity channel "
+                                             r"or --ratios global$"):
         SlimConfig(method="lth-if", granularity="weight", ratios="auto").validate()
     SlimConfig(method="lth-if", granularity="weight").validate()  # global ratios: fine
     assert SlimConfig().ratios == "global"  # today's behaviour stays the default

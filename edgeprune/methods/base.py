@@ -54,6 +54,10 @@ class Method(ABC):
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.stages: list[Stage] = plan_stages(ctx)
+        if self.cfg.ratios == "auto":  # per-group targets (methods/auto_ratios.py): refuse what it cannot run
+            from edgeprune.methods.auto_ratios import check
+
+            check(self)
 
     # -- the schedule's knobs -------------------------------------------
     def per_round(self) -> float:
@@ -109,6 +113,10 @@ class Method(ABC):
     def cut(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
         if self.granularity() == "weight":
             return self.cut_weights(state, amount, stage)
+        if self.cfg.ratios == "auto":  # each group cut toward its own target ratio
+            from edgeprune.methods.auto_ratios import cut
+
+            return cut(self, state, amount, stage)
         return self.cut_channels(state, amount, stage)
 
     def cut_channels(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:

@@ -86,6 +86,10 @@ class SlimConfig:
                                "layer), cp 1 (one shot)")
     scope: str = _f(None, "ranking scope: global (cp/cplr) or layerwise (lth/lth-if, seed 001)",
                     ("global", "layerwise"))
+    ratios: str = _f("global", "per-group share of each cut: global (the ranking and --scope decide, as the papers) "
+                     "or auto (after round 0, per-group target ratios from each group's sensitivity curve, AIMET's "
+                     "greedy selection for --target-wsr; each round cuts every group toward its own target; "
+                     "curves cached in the run's sensitivity/ folder)", ("global", "auto"))
     granularity: str = _f("channel", "lth/lth-if: channel (remove whole channels physically) or weight (the "
                           "papers' unstructured masks: sparse, but a dense export is no faster)", ("channel", "weight"))
     min_channels: int = _f(1, "per-layer floor of channels the pruner keeps")

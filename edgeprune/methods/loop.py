@@ -102,7 +102,8 @@ def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | No
                       extra={"round": "final", "from_round": base, "stage_name": stages[state.stage].name, "stop_reason": d.stop, "fit": fit,
                              "wall_s": time.perf_counter() - t0,
                              "total_wall_s": sum(r.get("wall_s", 0.0) for r in rounds) + time.perf_counter() - t0,
-                             "resumed_at_round": resumed_at})
+                             "resumed_at_round": resumed_at,
+                             **({"auto_ratios": state.extra["auto_ratios"]} if "auto_ratios" in state.extra else {})})
     from edgeprune.report import write_report
 
     with rd.writing("final") as tmp:

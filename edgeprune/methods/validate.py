@@ -65,6 +65,8 @@ def validate(c) -> None:
         _in(c.data.partition(":")[0] in ("folder", "misp2021"),
             "--clip-seconds is for folder: and misp2021: data (synth clips are 1.3 s)")
     _in(c.tolerance is None or c.tolerance >= 0, f"--tolerance must be >= 0, got {c.tolerance}")
+    _in(c.ratios != "auto" or c.granularity == "channel", "--ratios auto chooses a share of channels per group; "
+        "--granularity weight masks single weights: use --granularity channel or --ratios global")
     values = {**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, **train}
     for name in ("epochs", "pretrain_epochs", "batch_size", "max_rounds", "first_epochs", "min_channels", "data_size"):
         v = values[name]

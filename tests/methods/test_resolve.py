@@ -30,6 +30,7 @@ _SLIM_COMMON = {
     "min_channels": 1, "model": "tv-audio", "model_cfg": None, "per_round": 0.3, "per_round_unit": "params",
     "progress": True, "residual": "skip", "rewind_epoch": 0, "scope": "global", "seed": 0, "skip_bad": False,
     "stage_target": 0.5, "staged": "auto", "target_wsr": 0.5, "ticket": None, "tolerance": None}
+_SLIM_COMMON["ratios"] = "global"  # --ratios, added after this pin: its default keeps the behaviour pinned here
 PINNED = {
     "synth": ({}, dict(_TRAIN_COMMON, epochs=6, lr=0.003, batch_size=32),
               dict(_SLIM_COMMON, data="synth", pretrain_epochs=15, finetune_epochs=6, out="runs/cplr-tv-audio-synth")),

@@ -75,4 +75,7 @@ def validate(c) -> None:
     for name in ("lr", "finetune_lr"):
         v = values[name]
         _in(v is None or v > 0, f"{_flag(name)} must be > 0, got {v}")
+    from edgeprune.methods.latency_config import check as check_latency
+
+    check_latency(c)  # --latency-budget and the settings that go with it
     method.validate(c, registry.methods())

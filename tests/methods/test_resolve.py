@@ -29,7 +29,9 @@ _SLIM_COMMON = {
     "k_below_cr": 0.2, "l1": 0.0001, "last_cut": "clip", "max_rounds": 60, "max_step_share": 0.5, "method": "cplr",
     "min_channels": 1, "model": "tv-audio", "model_cfg": None, "per_round": 0.3, "per_round_unit": "params",
     "progress": True, "residual": "skip", "rewind_epoch": 0, "scope": "global", "seed": 0, "skip_bad": False,
-    "stage_target": 0.5, "staged": "auto", "target_wsr": 0.5, "ticket": None, "tolerance": None}
+    "stage_target": 0.5, "staged": "auto", "target_wsr": 0.5, "ticket": None, "tolerance": None,
+    "latency_budget": None, "target": None, "runtime": None, "threads": None, "latency_table": None,
+    "latency_options": None}
 PINNED = {
     "synth": ({}, dict(_TRAIN_COMMON, epochs=6, lr=0.003, batch_size=32),
               dict(_SLIM_COMMON, data="synth", pretrain_epochs=15, finetune_epochs=6, out="runs/cplr-tv-audio-synth")),

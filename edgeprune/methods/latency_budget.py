@@ -54,7 +54,22 @@ class LatencyBudget:
             raise EdgepruneError(f"the dense {cfg.model} already runs in p90 {dense:.4g} ms on {target.label} "
                                  f"(latency table), within --latency-budget {cfg.latency_budget:g} ms: nothing to "
                                  f"slim for latency; give a smaller budget")
-        return cls(cfg, target, source, table)
+        out = cls(cfg, target, source, table)
+        best = out.best_predicted()
+        if best > out.budget_ms:
+            print(f"note: the latency table predicts p90 {best:.4g} ms at best for {cfg.model} (every group at its "
+                  f"narrowest measured width), over the {out.budget_ms:g} ms budget: the run will likely stop with "
+                  f"nothing left to cut", file=sys.stderr)
+        return out
+
+    def best_predicted(self) -> float:
+        """The table's prediction for the dense model with every group at its narrowest measured width."""
+        from edgeprune.latency.budget import model_predictor
+        from edgeprune.latency.groups import Analysis
+
+        analysis = Analysis(self.source.model, self.source.example)
+        narrowest = {r: min(self.table.widths(r)) for r in self.table.groups if r in analysis.groups}
+        return float(model_predictor(self.table, analysis, "p90")(narrowest))
 
     def save_table(self, folder: Path) -> None:
         from edgeprune import atomic

@@ -220,11 +220,12 @@ def r_prev_p90(rounds, r):
 
 
 @pytest.mark.slow
-def test_a_budget_out_of_reach_stops_when_nothing_is_left_to_cut(tmp_path, fake):
+def test_a_budget_out_of_reach_stops_when_nothing_is_left_to_cut(tmp_path, fake, capsys):
     # rounds may take everything (per_round 0.9, no step ceiling): the cuts go down to the table's narrowest
     # widths, and the round after that finds no cut that saves time: no round is trained for nothing
     res = run(budget_cfg(tmp_path, 0.5, per_round=0.9, max_step_share=1.0))
     final = res["final"]
+    assert "the run will likely stop with nothing left to cut" in capsys.readouterr().err  # said before round 0
     assert final["stop_reason"].startswith("nothing left to cut that saves time by the latency table; measured p90")
     names = sorted(p.name for p in (tmp_path / "run").glob("round_*"))
     last = json.loads((tmp_path / "run" / names[-1] / "metrics.json").read_text())

@@ -125,7 +125,8 @@ class SlimConfig:
     latency_table: str = _f(None, "with --latency-budget: a latency table from edgeprune profile (default: the "
                             "cached table of the model on --target, profiled before round 0 if missing)")
     latency_options: dict = _f(None, "with --latency-budget: measurement and SSH settings as a JSON object: "
-                               "clock (wall|thread-cpu), grid (kept fractions profiled), warmup, min_runs, "
+                               "clock (wall|thread-cpu), grid (kept fractions profiled), align (also profile the multiples of "
+                               "N around them, as profile --align), warmup, min_runs, "
                                "min_seconds, max_seconds, cache_dir, ssh_key, known_hosts, connect_timeout, "
                                "strict_host_key_checking, remote_python, remote_tmp")
     progress: bool = _f(True, "show progress bars (off when EDGEPRUNE_NO_PROGRESS=1)")

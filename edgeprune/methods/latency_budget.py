@@ -45,7 +45,8 @@ class LatencyBudget:
             _check_table(table, cfg, target, probe, source)
         else:
             with silenced(not cfg.progress):
-                table = profile(source, target, tuple(opts.get("grid") or GRID), 0, None, opts.get("cache_dir"))
+                table = profile(source, target, tuple(opts.get("grid") or GRID), int(opts.get("align", 0)), None,
+                                opts.get("cache_dir"))
             if table.meta.get("measured_now"):
                 print(f"latency table of {cfg.model} on {target.label}: {table.meta['measured_now']} points measured "
                       f"now (cached in {table.meta['cache']})", file=sys.stderr)

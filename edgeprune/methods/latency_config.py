@@ -14,6 +14,7 @@ FIELDS = ("target", "runtime", "threads", "latency_table", "latency_options")
 OPTIONS = {
     "clock": ((str,), "wall or thread-cpu"),
     "grid": ((list,), "a list of kept fractions in (0, 1)"),
+    "align": ((int,), "an integer >= 0"),
     "warmup": ((int,), "an integer >= 0"),
     "min_runs": ((int,), "an integer >= 1"),
     "min_seconds": ((int, float), "a number >= 0"),
@@ -72,7 +73,7 @@ def _check_options(opts: dict) -> None:
     if grid is not None and (not grid or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                  and 0 < v < 1 for v in grid)):
         _fail(f"--latency-options grid must be a non-empty list of kept fractions in (0, 1), got {grid!r}")
-    lows = {"warmup": 0, "min_runs": 1, "min_seconds": 0, "max_seconds": 1, "connect_timeout": 1}
+    lows = {"align": 0, "warmup": 0, "min_runs": 1, "min_seconds": 0, "max_seconds": 1, "connect_timeout": 1}
     for key, low in lows.items():
         if key in opts and not (math.isfinite(opts[key]) and opts[key] >= low):
             _fail(f"--latency-options {key} must be {OPTIONS[key][1]}, got {opts[key]!r}")

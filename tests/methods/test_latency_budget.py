@@ -86,6 +86,7 @@ def budget_cfg(tmp_path, budget, name="run", **kw):
     (dict(latency_budget=1.0, latency_options={"clock": "cpu"}), "clock must be wall or thread-cpu"),
     (dict(latency_budget=1.0, latency_options={"grid": [0.5, 1.5]}), "grid must be a non-empty list"),
     (dict(latency_budget=1.0, latency_options={"min_runs": 0}), "min_runs must be an integer >= 1"),
+    (dict(latency_budget=1.0, latency_options={"align": -8}), "align must be an integer >= 0"),
     (dict(latency_budget=1.0, method="lth", granularity="weight"), "--latency-budget needs --granularity channel"),
     (dict(latency_budget=1.0, staged="on"), "--latency-budget prunes the whole model in one stage"),
 ])

@@ -55,7 +55,6 @@ def _verified(model, ops, inputs, apply_ops) -> float:
 
     if not ops:
         return 0.0
-    wide = None
     ref = Reference(model, ops, inputs)
     undo = apply_ops(model, ops)
     diff, where, _ = ref.compare(model)

@@ -57,22 +57,31 @@ def _lost(scores: np.ndarray, width: int, now: int, to: int) -> float:
 
 
 def choose(table: LatencyTable, importance: dict, budget_ms: float, predictor: Predictor | None = None,
-           measure: Measurer | None = None, stat: str = "p90", min_width: int = 1, max_steps: int = 1000) -> Plan:
+           measure: Measurer | None = None, stat: str = "p90", min_width: int | dict = 1, max_steps: int = 1000,
+           start: dict | None = None, scale: float = 1.0) -> Plan:
     """Widths per group (a subset of `importance`'s groups: those may be cut) meeting `budget_ms`.
 
     Each step considers every measured width below each group's current one and takes the cut with the highest
     predicted ms saved / importance lost (ties: the smaller cut). When the prediction is within the budget and
     `measure` is given, the model is measured: within budget ends the search; over it rescales later
-    predictions by measured / predicted and the cuts go on."""
+    predictions by measured / predicted and the cuts go on.
+
+    `start`: the groups' current widths (default: the table's dense ones), `importance[root]` then holds one score
+    per current channel; `scale`: measured / predicted latency of the model at `start` (a calibration from an
+    earlier measurement); `min_width`: one floor for every group or one per group."""
     if not (isinstance(budget_ms, (int, float)) and budget_ms > 0):
         raise EdgepruneError(f"the latency budget must be a positive number of ms, got {budget_ms!r}")
     unknown = [r for r in importance if r not in table.groups]
     if unknown:
         raise EdgepruneError(f"groups not in the latency table: {', '.join(unknown)}")
     predict = predictor or table_predictor(table, stat)
-    full = {r: int(table.groups[r]["width"]) for r in importance}
+    full = {r: int((start or {}).get(r, table.groups[r]["width"])) for r in importance}
+    for r in importance:
+        if len(importance[r]) != full[r]:
+            raise EdgepruneError(f"group {r!r} has {len(importance[r])} importance scores for its {full[r]} channels")
+    floor = {r: int(min_width.get(r, 1) if isinstance(min_width, dict) else min_width) for r in importance}
     widths = dict(full)
-    scale, measured = 1.0, None
+    measured = None
     now = predict(widths)
     plan = Plan(dict(widths), False, "", now)
     for _ in range(max_steps):
@@ -88,7 +97,7 @@ def choose(table: LatencyTable, importance: dict, budget_ms: float, predictor: P
         best = None
         for root in importance:
             for to in table.widths(root):
-                if not min_width <= to < widths[root]:
+                if not floor[root] <= to < widths[root]:
                     continue
                 trial = {**widths, root: to}
                 after = predict(trial)

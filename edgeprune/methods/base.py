@@ -110,7 +110,14 @@ class Method(ABC):
     def importance(self) -> str:
         return self.cfg.importance
 
+    #: set by the round loop under --latency-budget (methods/latency_cut.py): the next cut, to per-group widths
+    #: chosen from the latency table, taken instead of `amount`
+    next_cut = None
+
     def cut(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
+        if self.next_cut is not None:
+            planned, self.next_cut = self.next_cut, None
+            return planned.apply(self, state, stage)
         if self.granularity() == "weight":
             return self.cut_weights(state, amount, stage)
         if self.cfg.ratios == "auto":  # each group cut toward its own target ratio

@@ -116,6 +116,23 @@ class SlimConfig:
     clip_seconds: float = _f(None, "clip length in seconds for folder/misp2021 data: longer clips are cropped (a "
                              "random window each epoch in training, the centre in evaluation), shorter ones "
                              "zero-padded (default 1.3, the tv models' window; synth clips are generated at 1.3 s)")
+    # -- a latency budget measured on the target (methods/latency_budget.py, docs/BENCHMARKS.md) -------------
+    latency_budget: float = _f(None, "slim to this p90 latency in ms, measured on --target after every round: each "
+                               "round's cut is chosen from the latency table (ms saved per importance lost), and "
+                               "the rounds stop at the first one measured within the budget (--target-wsr is "
+                               "then not a stop rule); default: off")
+    target: str = _f(None, "with --latency-budget: where latency is measured, 'local' (default) or "
+                     "ssh://user@host[:port], as edgeprune bench and profile take it")
+    runtime: str = _f(None, "with --latency-budget: runtime of the measurements, ort (default, ONNX exports), "
+                      "litert or tflite-runtime (TFLite exports)", ("ort", "litert", "tflite-runtime"))
+    threads: int = _f(None, "with --latency-budget: intra-op threads of the runtime (default 1)")
+    latency_table: str = _f(None, "with --latency-budget: a latency table from edgeprune profile (default: the "
+                            "cached table of the model on --target, profiled before round 0 if missing)")
+    latency_options: dict = _f(None, "with --latency-budget: measurement and SSH settings as a JSON object: "
+                               "clock (wall|thread-cpu), grid (kept fractions profiled), align (also profile the multiples of "
+                               "N around them, as profile --align), warmup, min_runs, "
+                               "min_seconds, max_seconds, cache_dir, ssh_key, known_hosts, connect_timeout, "
+                               "strict_host_key_checking, remote_python, remote_tmp")
     progress: bool = _f(True, "show progress bars (off when EDGEPRUNE_NO_PROGRESS=1)")
     resolved_from: dict = _f(None, "written by resolution: where each value came from (default, method:NAME, "
                              "model:NAME, data:KIND, user, run, or follows FIELD)", cli=False)

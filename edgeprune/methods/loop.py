@@ -12,7 +12,7 @@ from edgeprune.methods.evaluation import measure
 from edgeprune.rundir import RunDir, read_json
 from edgeprune.methods.seeding import seed_step
 from edgeprune.methods.state import read_state, write_state
-from edgeprune.methods.stopping import decide
+from edgeprune.methods.stopping import decide, decide_latency, nothing_left
 
 
 def config_identity(config: dict) -> dict:
@@ -33,20 +33,27 @@ def run(cfg: SlimConfig, methods: dict, stop_after: int | None = None) -> dict:
     """
     cfg = resolve(cfg)
     rd = RunDir(cfg.out)
+    latency = None
+    if cfg.latency_budget is not None and not rd.finished():
+        from edgeprune.methods.latency_budget import LatencyBudget
+
+        latency = LatencyBudget.open(cfg)  # a bad target or budget fails here, before the folder or any training
     rd.claim(cfg.to_dict(), identity=config_identity)  # locks the folder for this process
     try:
-        return _run_locked(cfg, rd, methods, stop_after)
+        return _run_locked(cfg, rd, methods, stop_after, latency)
     finally:
         rd.release()
 
 
-def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | None) -> dict:
+def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | None, latency=None) -> dict:
     if rd.finished():
         return {"out": str(rd.path), "status": "already finished", "final": read_json(rd.final_path / "metrics.json")}
     ctx = Context(cfg)
     method = methods[cfg.method](ctx)
     stages = method.stages
     device = cfg.device
+    if latency is not None:
+        latency.save_table(rd.path)
 
     if rd.last_round() is None:
         t0 = time.perf_counter()
@@ -56,6 +63,8 @@ def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | No
         metrics = measure(ctx, state, step=0, stages=stages,
                           extra={"round": 0, "removed": 0, "stage_name": stages[0].name, "wall_s": time.perf_counter() - t0,
                                  "fit": state.extra.pop("fit", None), "ticket": state.extra.get("ticket")})
+        if latency is not None:
+            metrics["latency"] = latency.measure(state.model)
         with rd.writing("round_000") as tmp:
             write_state(tmp, state, metrics, theta0=theta0, method=cfg.method, round=0, **ctx.checkpoint_meta(metrics))
     rounds = rd.round_metrics()
@@ -69,19 +78,30 @@ def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | No
     bar = tqdm(total=max(planned, len(rounds) - 1), initial=len(rounds) - 1, desc=f"{cfg.method} rounds",
                disable=not progress_on(cfg), unit="round")
     while True:
-        d = decide(rounds, stages, method.per_round(), last_cut=cfg.last_cut, max_rounds=method.max_rounds(),
-                   tolerance=cfg.tolerance)
+        if latency is None:
+            d = decide(rounds, stages, method.per_round(), last_cut=cfg.last_cut, max_rounds=method.max_rounds(),
+                       tolerance=cfg.tolerance)
+        else:
+            d = decide_latency(rounds, latency.budget_ms, method.per_round(), max_rounds=method.max_rounds(),
+                               tolerance=cfg.tolerance)
         if d.stop is not None:
             break
         n = int(rounds[-1]["round"]) + 1
         state = read_state(rd.round_path(n - 1), device)  # the disk is the truth: resuming equals not stopping
         t0 = time.perf_counter()
         seed_step(cfg.seed, n)
+        if latency is not None:
+            method.next_cut = latency.plan(ctx, method, state, stages[d.stage], rounds[-1], n)
+            if method.next_cut is None:
+                d = nothing_left(rounds, latency.budget_ms)
+                break
         state, info = method.round(state, n, d.amount, stages[d.stage], d.stage)
         state.model.to(device)
         metrics = measure(ctx, state, step=n, stages=stages,
                           extra={"round": n, "removed": rounds[-1]["params"] - _live(ctx, state),
                                  "wall_s": time.perf_counter() - t0, "stage_name": stages[d.stage].name, **info})
+        if latency is not None:
+            metrics["latency"] = latency.measure(state.model)
         with rd.writing(f"round_{n:03d}") as tmp:
             write_state(tmp, state, metrics, method=cfg.method, round=n, **ctx.checkpoint_meta(metrics))
         rounds.append(metrics)
@@ -104,6 +124,8 @@ def _run_locked(cfg: SlimConfig, rd: RunDir, methods: dict, stop_after: int | No
                              "total_wall_s": sum(r.get("wall_s", 0.0) for r in rounds) + time.perf_counter() - t0,
                              "resumed_at_round": resumed_at,
                              **({"auto_ratios": state.extra["auto_ratios"]} if "auto_ratios" in state.extra else {})})
+    if latency is not None:
+        metrics["latency"] = latency.measure(state.model)
     from edgeprune.report import write_report
 
     with rd.writing("final") as tmp:

@@ -49,14 +49,9 @@ def decide(rounds: list[dict], stages: list[Stage], per_round: float, *, last_cu
         raise ValueError("decide() needs round 0")
     last = rounds[-1]
     n = int(last["round"])
-    if tolerance is not None and n > 0:
-        limit = score_of(rounds[0]) + tolerance
-        if not score_of(last) <= limit:
-            good = [r for r in rounds if score_of(r) <= limit]
-            base = int(good[-1]["round"]) if good else 0
-            return Decision(stop=f"dev Score {score_of(last):.4f} is worse than the dense "
-                                 f"{score_of(rounds[0]):.4f} by more than {tolerance}; keeping round {base}",
-                            base_round=base)
+    worse = _tolerance(rounds, tolerance)
+    if worse is not None:
+        return worse
     stage = int(last.get("stage", 0))
     stalled = n > 0 and int(last.get("removed", 1)) <= 0
     while stage < len(stages):
@@ -75,3 +70,48 @@ def decide(rounds: list[dict], stages: list[Stage], per_round: float, *, last_cu
     st = stages[stage]
     amount = round_cut(float(last["part_wsr"][st.name]), st.target, per_round, last_cut)
     return Decision(stop=None, stage=stage, amount=amount)
+
+
+def _tolerance(rounds: list[dict], tolerance: float | None) -> Decision | None:
+    """Stop when the last round's dev Score is worse than the dense one's by more than `tolerance`."""
+    last = rounds[-1]
+    if tolerance is None or int(last["round"]) == 0:
+        return None
+    limit = score_of(rounds[0]) + tolerance
+    if score_of(last) <= limit:
+        return None
+    good = [r for r in rounds if score_of(r) <= limit]
+    base = int(good[-1]["round"]) if good else 0
+    return Decision(stop=f"dev Score {score_of(last):.4f} is worse than the dense "
+                         f"{score_of(rounds[0]):.4f} by more than {tolerance}; keeping round {base}",
+                    base_round=base)
+
+
+def decide_latency(rounds: list[dict], budget_ms: float, per_round: float, *, max_rounds: int = 60,
+                   tolerance: float | None = None) -> Decision:
+    """Next step of a --latency-budget run: stop at the first round whose p90 measured on the target (its
+    metrics' `latency`) is within `budget_ms`; --target-wsr is not a stop rule here. Whether a cut is left that
+    saves time is the planner's question (methods/latency_budget.py), asked before each round."""
+    if not rounds:
+        raise ValueError("decide_latency() needs round 0")
+    last = rounds[-1]
+    n = int(last["round"])
+    worse = _tolerance(rounds, tolerance)
+    if worse is not None:
+        return worse
+    p90 = float(last["latency"]["p90"])
+    if p90 <= budget_ms:
+        return Decision(stop=f"measured p90 {p90:.4g} ms on {last['latency'].get('target', 'the target')} is within "
+                             f"the {budget_ms:g} ms budget (round {n})", base_round=n)
+    if n >= max_rounds:
+        return Decision(stop=f"max rounds ({max_rounds}) reached; measured p90 {p90:.4g} ms is over the "
+                             f"{budget_ms:g} ms budget", base_round=n)
+    return Decision(stop=None, amount=per_round)
+
+
+def nothing_left(rounds: list[dict], budget_ms: float) -> Decision:
+    """The stop of a --latency-budget run whose table offers no cut that saves time any more."""
+    last = rounds[-1]
+    return Decision(stop=f"nothing left to cut that saves time by the latency table; measured p90 "
+                         f"{float(last['latency']['p90']):.4g} ms is over the {budget_ms:g} ms budget",
+                    base_round=int(last["round"]))

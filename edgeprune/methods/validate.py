@@ -67,6 +67,8 @@ def validate(c) -> None:
     _in(c.tolerance is None or c.tolerance >= 0, f"--tolerance must be >= 0, got {c.tolerance}")
     _in(c.ratios != "auto" or c.granularity == "channel", "--ratios auto chooses a share of channels per group; "
         "--granularity weight masks single weights: use --granularity channel or --ratios global")
+    _in(c.ratios != "auto" or c.latency_budget is None, "--ratios auto and --latency-budget both choose each "
+        "group's cut (by Score sensitivity, by latency saved): use one")
     values = {**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, **train}
     for name in ("epochs", "pretrain_epochs", "batch_size", "max_rounds", "first_epochs", "min_channels", "data_size"):
         v = values[name]
@@ -77,4 +79,7 @@ def validate(c) -> None:
     for name in ("lr", "finetune_lr"):
         v = values[name]
         _in(v is None or v > 0, f"{_flag(name)} must be > 0, got {v}")
+    from edgeprune.methods.latency_config import check as check_latency
+
+    check_latency(c)  # --latency-budget and the settings that go with it
     method.validate(c, registry.methods())

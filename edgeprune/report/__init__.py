@@ -1,5 +1,6 @@
 """Reports of slim run directories: report.json, report.md (per run: round table, widths, pruned share per
-layer type, FAR per SNR; several runs: a side-by-side table first) and curves.png (dev and test Score vs WSR).
+layer type, FAR per SNR; several runs: a side-by-side table first), curves.png (dev and test Score vs WSR) and,
+for --latency-budget runs, latency.png (Score vs p90 measured on the target).
 
 Reads run directories through edgeprune.rundir only: it never imports edgeprune.methods (which calls it)."""
 
@@ -9,14 +10,14 @@ from pathlib import Path
 
 from edgeprune import atomic
 from edgeprune.errors import EdgepruneError
-from edgeprune.report.content import build_report, comparison, load_run, pruned_share, run_label
-from edgeprune.report.plot import curves_figure, plot_curves
+from edgeprune.report.content import build_report, comparison, has_latency, load_run, pruned_share, run_label
+from edgeprune.report.plot import curves_figure, latency_figure, plot_curves, plot_latency
 from edgeprune.report.text import (COMPARISON_HEAD, comparison_table, render_comparison_md, render_md,
                                    round_table)
 from edgeprune.rundir import write_json
 
-__all__ = ["COMPARISON_HEAD", "build_report", "comparison", "comparison_table", "curves_figure", "load_run",
-           "plot_curves", "pruned_share", "render_comparison_md", "render_md", "round_table", "run_label",
+__all__ = ["COMPARISON_HEAD", "build_report", "comparison", "comparison_table", "curves_figure", "has_latency",
+           "latency_figure", "load_run", "plot_curves", "plot_latency", "pruned_share", "render_comparison_md", "render_md", "round_table", "run_label",
            "write_report"]
 
 
@@ -41,4 +42,6 @@ def write_report(run_dirs, out_dir, final_dir=None) -> dict:
     write_json(out_dir / "report.json", content)
     atomic.write_bytes(out_dir / "report.md", text.encode("utf-8"))
     plot_curves(reports, out_dir / "curves.png")
+    if any(has_latency(r) for r in reports):
+        plot_latency(reports, out_dir / "latency.png")
     return content

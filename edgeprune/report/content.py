@@ -33,6 +33,7 @@ def load_run(path, final_dir=None) -> dict:
 
 def _row(m: dict) -> dict:
     test, dev = m.get("test") or {}, m.get("dev") or {}
+    latency = m.get("latency") or {}
     return {
         "round": m.get("round"),
         "stage": m.get("stage_name", m.get("stage")),
@@ -46,6 +47,10 @@ def _row(m: dict) -> dict:
         "far_at_frr": test.get("far_at_frr"),
         "lr": m.get("lr"),
         "wall_s": m.get("wall_s"),
+        # --latency-budget runs: measured on the target after the round, and the latency table's prediction
+        "latency_p50": latency.get("p50"),
+        "latency_p90": latency.get("p90"),
+        "predicted_p90": latency.get("predicted_p90"),
     }
 
 
@@ -104,6 +109,8 @@ def build_report(run: dict) -> dict:
         "model": run["config"].get("model"),
         "data": run["config"].get("data"),
         "target_wsr": run["config"].get("target_wsr"),
+        "latency_budget": run["config"].get("latency_budget"),
+        "latency_target": ((final or run["rounds"][-1]).get("latency") or {}).get("target"),
         "finished": final is not None,
         "stop_reason": final.get("stop_reason") if final else None,
         "rounds": [_row(m) for m in run["rounds"]],
@@ -115,6 +122,11 @@ def build_report(run: dict) -> dict:
         "note": final.get("note") if final else None,
     }
 
+
+
+def has_latency(rep: dict) -> bool:
+    """Whether a run's rounds were measured on a target (slim --latency-budget)."""
+    return any(r.get("latency_p90") is not None for r in rep["rounds"] + ([rep["final"]] if rep["final"] else []))
 
 
 def pruned_share(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:

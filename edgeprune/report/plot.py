@@ -79,3 +79,54 @@ def curves_figure(reports: list[dict]):
 
 def _known(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def latency_figure(reports: list[dict]):
+    """Dev and test Score against the p90 latency measured on the target (--latency-budget runs): rounds as dots
+    joined in order, the final model as a star, each run's budget as a dashed vertical line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgeprune.report.content import has_latency
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, rep) in enumerate(zip(unique_labels(reports), reports)):
+        if not has_latency(rep):
+            continue
+        colour = colours[i % len(colours)]
+        for ax, key in zip(axes, ("dev_score", "test_score")):
+            pts = [(r["latency_p90"], r[key]) for r in rep["rounds"] if _known(r.get("latency_p90")) and _known(r[key])]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=colour, label=label)
+            final = rep["final"]
+            if final and _known(final.get("latency_p90")) and _known(final[key]):
+                ax.plot([final["latency_p90"]], [final[key]], marker="*", markersize=14, color=colour,
+                        linestyle="none", markeredgecolor="black", markeredgewidth=0.6)
+            if _known(rep.get("latency_budget")):
+                ax.axvline(rep["latency_budget"], color=colour, linestyle="--", linewidth=1)
+    for ax, title in zip(axes, ("dev", "test")):
+        ax.set_xlabel("p90 latency measured on the target (ms)")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Score, lower is better")
+    axes[0].legend(fontsize=8, frameon=False)
+    fig.suptitle("Score vs measured latency (dashed: the budget; star: final model)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_latency(reports: list[dict], path) -> Path:
+    """Write latency_figure(reports) as a PNG at `path`."""
+    fig = latency_figure(reports)
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic.atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
+    finally:
+        plt.close(fig)
+    return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from edgeprune.report.content import comparison
+from edgeprune.report.content import comparison, has_latency
 
 
 def _fmt(x, spec=".4f"):
@@ -14,12 +14,19 @@ def _fmt(x, spec=".4f"):
 
 
 def round_table(rows: list[dict]) -> str:
-    """The one-screen table: round, WSR, params, MACs, dev and test Score."""
+    """The one-screen table: round, WSR, params, MACs, dev and test Score (and the p50/p90 ms measured on the
+    target, for a --latency-budget run)."""
+    latency = any(r.get("latency_p90") is not None for r in rows)
     head = f"{'round':>6} {'WSR':>6} {'params':>10} {'MACs':>12} {'dev Score':>9} {'test Score':>10}"
+    if latency:
+        head += f" {'p50 ms':>9} {'p90 ms':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{str(r['round']):>6} {_fmt(r['wsr'], '.3f'):>6} {_fmt(r['params'], ',d'):>10} "
-                     f"{_fmt(r['macs'], ',d'):>12} {_fmt(r['dev_score']):>9} {_fmt(r['test_score']):>10}")
+        line = (f"{str(r['round']):>6} {_fmt(r['wsr'], '.3f'):>6} {_fmt(r['params'], ',d'):>10} "
+                f"{_fmt(r['macs'], ',d'):>12} {_fmt(r['dev_score']):>9} {_fmt(r['test_score']):>10}")
+        if latency:
+            line += f" {_fmt(r.get('latency_p50'), '.4g'):>9} {_fmt(r.get('latency_p90'), '.4g'):>9}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -28,6 +35,12 @@ CURVES_LEGEND = ("curves.png: one colour per run; dots are rounds, the star is t
                  "final/), the dashed line the dense model (round 0), the dotted line chance (Score 1.0, what a "
                  "detector that ignores its input gets). Dev Score is at dev's own best threshold, test Score at "
                  "the threshold chosen on dev.")
+
+
+LATENCY_HEAD = ["p50 ms", "p90 ms", "predicted p90 ms"]
+LATENCY_MD = "![dev and test Score against p90 latency measured on the target](latency.png)"
+LATENCY_LEGEND = ("latency.png: dev and test Score against the p90 latency measured on the target after each round "
+                  "(dots), the final model as a star; the dashed vertical line is the budget.")
 
 
 def comparison_table(rows: list[dict]) -> str:
@@ -56,15 +69,26 @@ def render_md(rep: dict, level: int = 1, curves: bool = True) -> str:
              + (f"finished: {rep['stop_reason']}." if rep["finished"] else "not finished yet."), ""]
     if rep.get("note"):
         lines += [f"Note: {rep['note']}.", ""]
+    latency = has_latency(rep)
+    if latency:
+        lines += [f"Latency budget: p90 {_fmt(rep.get('latency_budget'), 'g')} ms on {rep.get('latency_target')}, "
+                  "measured after every round (p50/p90 ms below; predicted: the latency table's figure).", ""]
     if curves:
         lines += [CURVES_MD, "", CURVES_LEGEND, ""]
+        if latency:
+            lines += [LATENCY_MD, "", LATENCY_LEGEND, ""]
     lines += [f"{hh} Rounds", ""]
     rows = rep["rounds"] + ([rep["final"]] if rep["final"] else [])
-    lines += _md_table(["round", "stage", "WSR", "params", "MACs", "dev Score", "test Score", "test FRR", "test FAR",
-                        "FAR@FRR", "lr", "wall s"],
-                       [[r["round"], r["stage"], _fmt(r["wsr"], ".3f"), _fmt(r["params"], ",d"), _fmt(r["macs"], ",d"),
-                         _fmt(r["dev_score"]), _fmt(r["test_score"]), _fmt(r["test_frr"]), _fmt(r["test_far"]),
-                         _fmt(r["far_at_frr"]), _fmt(r["lr"], ".2e"), _fmt(r["wall_s"], ".1f")] for r in rows])
+    head = ["round", "stage", "WSR", "params", "MACs", "dev Score", "test Score", "test FRR", "test FAR", "FAR@FRR",
+            "lr", "wall s"]
+    body = [[r["round"], r["stage"], _fmt(r["wsr"], ".3f"), _fmt(r["params"], ",d"), _fmt(r["macs"], ",d"),
+             _fmt(r["dev_score"]), _fmt(r["test_score"]), _fmt(r["test_frr"]), _fmt(r["test_far"]),
+             _fmt(r["far_at_frr"]), _fmt(r["lr"], ".2e"), _fmt(r["wall_s"], ".1f")] for r in rows]
+    if latency:
+        head[5:5] = LATENCY_HEAD
+        for r, cells in zip(rows, body):
+            cells[5:5] = [_fmt(r.get(k), ".4g") for k in ("latency_p50", "latency_p90", "predicted_p90")]
+    lines += _md_table(head, body)
     lines += ["", f"{hh} Pruned share per layer type (seed 001 Table 4)", ""]
     share = rep["pruned_share_by_type"]
     lines += _md_table(["conv (%)", "LSTM (%)", "FC (%)"],

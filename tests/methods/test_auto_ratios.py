@@ -52,6 +52,8 @@ def test_bad_ratios_values_and_weight_granularity_are_refused_in_one_line():
                                              r"or --ratios global$"):
         SlimConfig(method="lth-if", granularity="weight", ratios="auto").validate()
     SlimConfig(method="lth-if", granularity="weight").validate()  # global ratios: fine
+    with pytest.raises(EdgepruneError, match=r"^--ratios auto and --latency-budget both choose each group's cut"):
+        SlimConfig(ratios="auto", latency_budget=1.0).validate()
     assert SlimConfig().ratios == "global"  # today's behaviour stays the default
 
 

@@ -29,7 +29,10 @@ _SLIM_COMMON = {
     "k_below_cr": 0.2, "l1": 0.0001, "last_cut": "clip", "max_rounds": 60, "max_step_share": 0.5, "method": "cplr",
     "min_channels": 1, "model": "tv-audio", "model_cfg": None, "per_round": 0.3, "per_round_unit": "params",
     "progress": True, "residual": "skip", "rewind_epoch": 0, "scope": "global", "seed": 0, "skip_bad": False,
-    "stage_target": 0.5, "staged": "auto", "target_wsr": 0.5, "ticket": None, "tolerance": None}
+    "stage_target": 0.5, "staged": "auto", "target_wsr": 0.5, "ticket": None, "tolerance": None,
+    "latency_budget": None, "target": None, "runtime": None, "threads": None, "latency_table": None,
+    "latency_options": None}
+_TRAIN_COMMON["precision"] = "fp32"  # TrainConfig.precision, added after this pin: fp32 is the arithmetic pinned here
 _SLIM_COMMON["ratios"] = "global"  # --ratios, added after this pin: its default keeps the behaviour pinned here
 PINNED = {
     "synth": ({}, dict(_TRAIN_COMMON, epochs=6, lr=0.003, batch_size=32),
@@ -98,7 +101,7 @@ def test_every_train_field_is_settable_without_new_code():
     """Each TrainConfig field but the run's own (seed, device, progress) and the methods' (l1_bn) goes through
     --train and lands in the resolved TrainConfig as the user's."""
     other = {bool: lambda v: not v, int: lambda v: v + 1, float: lambda v: v / 2 if v else 0.5, str: None}
-    choices = {"schedule": "step", "select": "loss", "optimizer": "adam"}
+    choices = {"schedule": "step", "select": "loss", "optimizer": "adam", "precision": "bf16"}
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("seed", "device", "progress", "l1_bn"):
             with pytest.raises(EdgepruneError, match=f"--train sets {f.name}"):

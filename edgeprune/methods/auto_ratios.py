@@ -159,7 +159,7 @@ def cut(method, state, amount: float, stage) -> tuple:
     over the groups by their remaining way to the selected targets; verified as ChannelPruner verifies a step."""
     from edgeprune.counting import count_params
     from edgeprune.pruning import layers
-    from edgeprune.pruning.pruner import _confirm  # the pruner's float64 re-check of a float32 mismatch
+    from edgeprune.pruning.pruner import confirm_in_float64  # the pruner's float64 re-check of a float32 mismatch
     from edgeprune.pruning.replay import apply_ops, compile_ops
     from edgeprune.pruning.verify import LIMIT, Reference
 
@@ -196,7 +196,7 @@ def cut(method, state, amount: float, stage) -> tuple:
         try:
             max_diff, where, macs_after = ref.compare(model)
             if not max_diff <= LIMIT:
-                max_diff, where = _confirm(model, ops, pruner.inputs, undo, max_diff, where)
+                max_diff, where = confirm_in_float64(model, ops, pruner.inputs, undo, max_diff, where)
         except BaseException:
             undo()
             raise

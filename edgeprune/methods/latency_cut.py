@@ -5,7 +5,6 @@ checked against the zeroed unpruned model (PITFALLS 10) and kept in the replayab
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +48,7 @@ class CutPlan:
 def _verified(model, ops, inputs, apply_ops) -> float:
     """Apply `ops` to `model` and compare every touched layer with the zeroed unpruned model (the pruner's own
     check, edgeprune.pruning.verify); a float32 miss is re-measured in float64 on a copy before refusing."""
-    import torch
-
+    from edgeprune.pruning.pruner import confirm_in_float64
     from edgeprune.pruning.verify import LIMIT, Reference
 
     if not ops:
@@ -60,16 +58,7 @@ def _verified(model, ops, inputs, apply_ops) -> float:
     diff, where, _ = ref.compare(model)
     if diff <= LIMIT:
         return float(diff)
-    undo()
-    wide = copy.deepcopy(model).double()
-    wide_inputs = tuple(x.double() if torch.is_tensor(x) and x.is_floating_point() else x for x in inputs)
-    ref = Reference(wide, ops, wide_inputs)
-    apply_ops(wide, ops)
-    diff, where, _ = ref.compare(wide)
-    if not diff <= LIMIT:
-        raise EdgepruneError(f"verification failed at {where or 'the model output'}: the latency cut differs from "
-                             f"the zeroed reference by {diff:.2e} (> {LIMIT:g}); the model was restored")
-    apply_ops(model, ops)
+    diff, _ = confirm_in_float64(model, ops, inputs, undo, diff, where)  # raises (model restored) if it stays
     return float(diff)
 
 

@@ -169,7 +169,7 @@ class ChannelPruner:
             if ref is not None:
                 max_diff, where, macs_after = ref.compare(self.model)
                 if not max_diff <= LIMIT:
-                    max_diff, where = _confirm(self.model, ops, self.inputs, undo, max_diff, where)
+                    max_diff, where = confirm_in_float64(self.model, ops, self.inputs, undo, max_diff, where)
             elif ops:
                 macs_after = count(self.model, self.inputs).macs
             params_after = count_params(self.model)
@@ -217,7 +217,7 @@ class ChannelPruner:
         return self._macs
 
 
-def _confirm(model: nn.Module, ops, inputs, undo, diff: float, where):
+def confirm_in_float64(model: nn.Module, ops, inputs, undo, diff: float, where):
     """A float32 mismatch is re-measured in float64 on a copy (rounding, or a real error?); raise if it stays.
 
     On success the cut stays applied to `model`; on failure `model` is put back and EdgepruneError raised.

@@ -10,7 +10,11 @@ from edgeprune.report.content import unique_labels
 
 def plot_curves(reports: list[dict], path) -> Path:
     """Write curves_figure(reports) as a PNG at `path`."""
-    fig = curves_figure(reports)  # selects the Agg backend before pyplot is imported here
+    return _save_png(curves_figure(reports), path)  # the figure selects the Agg backend before pyplot is imported
+
+
+def _save_png(fig, path) -> Path:
+    """Write `fig` as a PNG at `path` in one step (an earlier file stays if it fails), then close it."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -120,13 +124,4 @@ def latency_figure(reports: list[dict]):
 
 def plot_latency(reports: list[dict], path) -> Path:
     """Write latency_figure(reports) as a PNG at `path`."""
-    fig = latency_figure(reports)
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    try:
-        with atomic.atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return _save_png(latency_figure(reports), path)

@@ -90,7 +90,7 @@ class Target:
 
     def measure(self, paths: list[str]) -> list[dict]:
         """device_bench on `paths`, interleaved, in one process: the latency_ms block of each."""
-        from edgeprune.commands.bench import bench_local
+        from edgeprune.local_bench import bench_local
 
         if self.clock == "thread-cpu":
             from edgeprune.latency.cputime import measure_cpu_time

@@ -3,6 +3,7 @@ a fake target whose latency is the exported model's MACs (1 ms per million), so 
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -103,13 +104,13 @@ def test_an_unreachable_board_fails_before_the_folder_and_any_training(tmp_path,
     assert not (tmp_path / "r").exists()
 
 
-def test_a_missing_runtime_fails_before_any_training(tmp_path, no_training):
-    pytest.importorskip("numpy")
-    try:
-        import tflite_runtime  # noqa: F401
-        pytest.skip("tflite-runtime is installed here")
-    except ImportError:
-        pass
+def test_a_missing_runtime_fails_before_any_training(tmp_path, no_training, monkeypatch):
+    # the probe runs in a child Python: a shadowing package first on its PYTHONPATH makes tflite-runtime missing
+    # there whether or not it is installed, so this test always runs
+    hide = tmp_path / "hide" / "tflite_runtime"
+    hide.mkdir(parents=True)
+    (hide / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hide.parent), os.environ.get("PYTHONPATH")])))
     with pytest.raises(EdgepruneError, match="cannot probe the runtime on this machine: runtime 'tflite-runtime'"):
         run(SlimConfig(out=str(tmp_path / "r"), latency_budget=1.0, runtime="tflite-runtime"))
     assert not (tmp_path / "r").exists()

@@ -66,6 +66,29 @@ def _widths(arch_before: dict, arch_after: dict) -> list[dict]:
     return rows
 
 
+def _width(arch: dict, name: str):
+    entry = (arch.get("widths") or {}).get(name) or {}
+    return next((entry[k] for k in _WIDTH_KEYS if k in entry), None)
+
+
+def _auto_ratios(run: dict) -> dict | None:
+    """A --ratios auto run's selection: per group its dense width, selected ratio and target width, and the width
+    it has now; None for other runs. The final summary when finished, else the last round's targets."""
+    final = (run["final"] or {}).get("auto_ratios")
+    cut = next((m["auto_ratios"] for m in reversed(run["rounds"]) if m.get("auto_ratios")), None)
+    if final is None and cut is None:
+        return None
+    groups = (final or cut)["groups"]
+    rows = [{"group": root, "type": ((run["arch_before"].get("widths") or {}).get(root) or {}).get("type"),
+             "dense": _width(run["arch_before"], root), "ratio": g.get("ratio"), "target": g.get("target"),
+             "now": _width(run["arch_after"], root)} for root, g in groups.items()]
+    curves = Path(run["path"]) / "sensitivity" / "sensitivity.png"
+    return {"target_wsr": (final or {}).get("target_wsr", run["config"].get("target_wsr")),
+            "bound": (final or {}).get("bound"), "metric": (final or {}).get("metric"),
+            "reached": (final or {}).get("reached"), "groups": rows,
+            "sensitivity_png": str(curves) if curves.exists() else None}
+
+
 def _far_per_snr(run: dict) -> dict:
     """{"frr_target", "rows": [{label, pruned, far: {snr: far_at_frr}}]} for the dense round and the result."""
     steps = [("no pruning (round 0)", run["rounds"][0])]
@@ -119,6 +142,7 @@ def build_report(run: dict) -> dict:
         "pruned_share_by_type": share,
         "params_by_type": {"before": before, "after": after},
         "far_per_snr": _far_per_snr(run),
+        "auto_ratios": _auto_ratios(run),
         "note": final.get("note") if final else None,
     }
 

@@ -93,6 +93,7 @@ def render_md(rep: dict, level: int = 1, curves: bool = True) -> str:
     share = rep["pruned_share_by_type"]
     lines += _md_table(["conv (%)", "LSTM (%)", "FC (%)"],
                        [[_fmt(100 * share[t], ".2f") if t in share else "-" for t in ("conv", "lstm", "fc")]])
+    lines += _auto_ratios_md(rep.get("auto_ratios"), hh)
     fs = rep["far_per_snr"]
     snrs = sorted({s for r in fs["rows"] for s in r["far"]}, key=_snr_order)
     frr = fs["frr_target"]
@@ -105,6 +106,22 @@ def render_md(rep: dict, level: int = 1, curves: bool = True) -> str:
     lines += _md_table(["layer", "type", "width", "before", "after"],
                        [[w["name"], w["type"], w["width"], w["before"], w["after"]] for w in rep["widths"]])
     return "\n".join(lines) + "\n"
+
+
+def _auto_ratios_md(sel: dict | None, hh: str) -> list[str]:
+    """The per-group ratios a --ratios auto run selected from its sensitivity curves (nothing for other runs)."""
+    if not sel:
+        return []
+    reached = {True: "reached", False: "not reached", None: "-"}[sel.get("reached")]
+    lines = ["", f"{hh} Per-group ratios (--ratios auto)", "",
+             f"Selected from the per-group sensitivity curves of round 0 for target WSR {_fmt(sel['target_wsr'], 'g')} "
+             f"({reached}): per group the largest ratio whose change in {sel.get('metric') or 'dev Score'} stays at or "
+             f"below {_fmt(sel.get('bound'), '.4g')} (that bound is searched so that the ratios meet the target)."
+             + (f" Curves: `{sel['sensitivity_png']}`." if sel.get("sensitivity_png") else ""), ""]
+    lines += _md_table(["group", "type", "dense width", "ratio", "target width", "width now"],
+                       [[g["group"], g["type"] or "-", _fmt(g["dense"], "d"), _fmt(g["ratio"], ".2f"),
+                         _fmt(g["target"], "d"), _fmt(g["now"], "d")] for g in sel["groups"]])
+    return lines
 
 
 def _snr_order(s: str):

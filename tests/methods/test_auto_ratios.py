@@ -182,6 +182,15 @@ def test_cli_run_records_the_ratios_and_the_final_widths_follow_them(tmp_path):
         else:  # cut toward the target, never past it, and at least half of the way there
             assert g["target"] <= widths[root]["after"] < g["width"]
             assert g["width"] - widths[root]["after"] >= 0.5 * (g["width"] - g["target"])
+    shown = {g["group"]: g for g in report["auto_ratios"]["groups"]}  # report.json and report.md show the selection
+    assert shown.keys() == sel["groups"].keys() and report["auto_ratios"]["bound"] == sel["bound"]
+    md = (out / "final" / "report.md").read_text()
+    assert "## Per-group ratios (--ratios auto)" in md
+    for root, g in sel["groups"].items():
+        assert (shown[root]["dense"], shown[root]["target"], shown[root]["now"]) == (
+            g["width"], g["target"], widths[root]["after"])
+        assert f"| {root} | {shown[root]['type']} | {g['width']} | {g['ratio']:.2f} | {g['target']} | " \
+               f"{widths[root]['after']} |" in md
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["ratios"] == "auto" and cfg["resolved_from"]["ratios"] == "user"
     assert json.loads((out / "sensitivity" / "sensitivity.json").read_text())["groups"].keys() == sel["groups"].keys()

@@ -53,6 +53,7 @@ def test_slim_writes_report_and_prints_table(two_runs, capsys):
     assert snr_rows[0]["pruned"] == 0.0 and set(snr_rows[0]["far"]) == {"-5.0", "0.0", "5.0"}
     md = (a / "final" / "report.md").read_text()
     assert "seed 001 Table 4" in md and "seed 001 Table 3" in md and "| backend.convs.0 | Conv1d |" in md
+    assert rep["auto_ratios"] is None and "Per-group ratios" not in md  # only --ratios auto runs select ratios
     out = json.loads((a.parent / "b.json").read_text())
     assert out["status"] == "finished" and out["final"]["wsr"] == pytest.approx(0.3, abs=0.005)
     # re-running prints the table and says it is already finished

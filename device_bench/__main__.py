@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs per round of the model that needs the most; the others run their own share")
     p.add_argument("--shape", action="append", metavar="NAME=D0,D1,...",
                    help="concrete shape for an input with dynamic axes (dynamic axes default to 1)")
+    p.add_argument("--clock", default="wall", choices=("wall", "thread-cpu"),
+                   help="wall: wall-clock time; thread-cpu: the measuring thread's CPU time, for a shared or loaded "
+                        "machine (onnxruntime, --threads 1 only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthesised inputs")
     p.add_argument("--json", metavar="FILE", help="write the JSON result here ('-' for stdout instead of the table)")
     p.add_argument("--watch-stdin", action="store_true",
@@ -67,7 +70,7 @@ def _main(argv) -> int:
     from .output import write_json
     from .table import format_table
 
-    result = bench(args.models, args.runtime, args.threads, budget, args.shape, args.seed)
+    result = bench(args.models, args.runtime, args.threads, budget, args.shape, args.seed, clock_name=args.clock)
     if args.json == "-":
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -39,4 +39,6 @@ def format_table(result: dict) -> str:
     peak = result.get("peak_rss_mib")
     footer = (f"{m['cpu_model']} ({m['usable_cores']}/{m['logical_cores']} cores), {m['os']}, "
               f"numpy {m['numpy']}; peak RSS {peak:.1f} MiB" if peak is not None else "")
+    if (result.get("settings") or {}).get("clock") == "thread-cpu":
+        footer += "; times are the measuring thread's CPU time (--clock thread-cpu)"
     return format_rows(COLUMNS, [_row(e) for e in result["models"]]) + "\n" + footer

@@ -50,6 +50,9 @@ def add_arguments(parser) -> None:
                         "the most; each other model runs its share, sized by its own latency")
     parser.add_argument("--shape", action="append", default=[], metavar="NAME=D0,D1,...",
                         help="shape for an input with dynamic axes (they default to 1)")
+    parser.add_argument("--clock", default="wall", choices=("wall", "thread-cpu"),
+                        help="wall: wall-clock time; thread-cpu: the measuring thread's CPU time, unmoved by other "
+                             "processes on a shared or loaded machine (onnxruntime and --threads 1 only)")
     parser.add_argument("--json", default=None, metavar="FILE", help="write the JSON result here")
     parser.add_argument("--max-latency-ms", type=float, default=None, metavar="X",
                         help="exit 1 when any model's p90 latency exceeds X ms (a CI gate)")
@@ -94,7 +97,11 @@ def _device_args(args, local: bool = True) -> list[str]:
         parse_shape_overrides(args.shape)
     except BenchError as exc:
         raise EdgepruneError(str(exc)) from None
-    out = ["--runtime", args.runtime, "--threads", threads, "--warmup", str(args.warmup),
+    if args.clock == "thread-cpu" and (threads == "all" or int(threads) != 1 or args.runtime not in ("auto", "ort")
+                                       or any(not m.lower().endswith(".onnx") for m in args.models)):
+        raise EdgepruneError("--clock thread-cpu needs onnxruntime (.onnx files) and --threads 1: other runtimes "
+                             "and more threads compute on threads this clock does not see")
+    out = ["--runtime", args.runtime, "--threads", threads, "--clock", args.clock, "--warmup", str(args.warmup),
            "--min-runs", str(args.min_runs), "--min-seconds", repr(args.min_seconds),
            "--max-seconds", repr(args.max_seconds), "--block", str(args.block)]
     for item in args.shape:

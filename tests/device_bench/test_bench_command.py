@@ -54,6 +54,22 @@ def test_latency_gate_on_p90(trio, tmp_path, edgeprune_bench):
     assert json.loads(out.read_text())["gate"]["passed"] is True
 
 
+def test_thread_cpu_clock_measures_and_says_so(trio, tmp_path, edgeprune_bench):
+    out = tmp_path / "cpu.json"
+    proc = edgeprune_bench(str(trio[0]), str(trio[1]), *FAST, "--clock", "thread-cpu", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["bench"]["settings"]["clock"] == "thread-cpu"
+    for row, entry in zip(report["comparison"], report["bench"]["models"]):
+        lat = entry["latency_ms"]
+        assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] and lat["count"] >= 20
+        assert row["p90_ms"] == lat["p90"]
+    assert "times are the measuring thread's CPU time (--clock thread-cpu)" in proc.stdout
+    wall = tmp_path / "wall.json"
+    assert edgeprune_bench(str(trio[0]), *FAST, "--json", str(wall)).returncode == 0
+    assert json.loads(wall.read_text())["bench"]["settings"]["clock"] == "wall"
+
+
 @pytest.mark.parametrize("argv,message", [
     (["missing.onnx"], "model file not found: missing.onnx"),
     (["{dense}", "--runtime", "tflite-runtime"], "runtime 'tflite-runtime' cannot run a .onnx model"),
@@ -70,6 +86,10 @@ def test_latency_gate_on_p90(trio, tmp_path, edgeprune_bench):
     (["{dense}", "--min-seconds", "nan"], "min-seconds must be >= 0 and max-seconds > 0 (finite numbers)"),
     (["{dense}", "--target", "ssh://root@127.0.0.1:1", "--ssh-key", "/nonexistent/key"],
      "SSH key not found: /nonexistent/key"),
+    (["{dense}", "--clock", "thread-cpu", "--threads", "2"], "--clock thread-cpu needs onnxruntime (.onnx files) "
+                                                             "and --threads 1"),
+    (["{dense}", "--clock", "thread-cpu", "--threads", "all"], "--clock thread-cpu needs onnxruntime"),
+    (["{dense}", "--clock", "gpu"], "argument --clock: invalid choice: 'gpu'"),
 ])
 def test_bad_input_is_one_line(argv, message, trio, tmp_path, edgeprune_bench):
     argv = [a.format(dense=trio[0]) for a in argv]

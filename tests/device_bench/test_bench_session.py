@@ -36,7 +36,7 @@ def fake_session(tmp_path, monkeypatch):
     """bench_on(costs_ms, budget) -> (result, clock, runners): fake models a.onnx, b.onnx, ... with those
     latencies, measured by the real bench() loop."""
 
-    def bench_on(costs_ms, budget):
+    def bench_on(costs_ms, budget, clock_name="wall"):
         clock, runners = FakeClock(), {}
         paths = []
         for i, cost in enumerate(costs_ms):
@@ -47,7 +47,11 @@ def fake_session(tmp_path, monkeypatch):
         monkeypatch.setattr(bench_module, "import_runtime", lambda rt: None)
         monkeypatch.setattr(bench_module, "runtime_version", lambda rt: "fake")
         monkeypatch.setattr(bench_module, "open_runner", lambda path, *a: runners[path])
-        result = bench_module.bench(paths, "ort", 1, budget, clock=clock)
+        if clock_name == "thread-cpu":  # the runners advance the thread CPU clock; the wall clock stands still
+            monkeypatch.setattr(bench_module.time, "thread_time_ns", clock)
+            result = bench_module.bench(paths, "ort", 1, budget, clock=FakeClock(), clock_name=clock_name)
+        else:
+            result = bench_module.bench(paths, "ort", 1, budget, clock=clock)
         return result, clock, [runners[p] for p in paths]
 
     return bench_on
@@ -85,3 +89,21 @@ def test_max_seconds_cuts_warm_up_short(fake_session):
     entry = result["models"][0]
     # 10 ms first run, then warm-up until 30.5 ms (3 runs), then the one timed run the result needs.
     assert entry["warmup_runs"] == 3 and entry["latency_ms"]["count"] == 1 and entry["stopped_by"] == "max_seconds"
+
+
+def test_thread_cpu_clock_times_with_the_threads_cpu_time(fake_session):
+    budget = Budget(warmup=2, min_runs=20, min_seconds=0.05, max_seconds=120, block=5)
+    result, clock, runners = fake_session([2.0, 4.0], budget, clock_name="thread-cpu")
+    assert result["settings"]["clock"] == "thread-cpu"
+    assert [m["latency_ms"]["p50"] for m in result["models"]] == [pytest.approx(2.0), pytest.approx(4.0)]
+    assert clock.now > 0 and all(r.calls >= 20 for r in runners)
+
+
+@pytest.mark.parametrize("threads, runtime, path", [(2, "ort", "m.onnx"), (1, "litert", "m.tflite")])
+def test_thread_cpu_clock_is_refused_where_it_misses_compute(tmp_path, threads, runtime, path):
+    from edgeprune.device_bench.errors import BenchError
+
+    model = tmp_path / path
+    model.write_bytes(b"fake")
+    with pytest.raises(BenchError, match="--clock thread-cpu needs onnxruntime .* and --threads 1"):
+        bench_module.bench([str(model)], runtime, threads, Budget(), clock_name="thread-cpu")

@@ -7,6 +7,7 @@ same inputs through this Python's runner (ai-edge-litert) too and compares them 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -35,9 +36,18 @@ def run_elsewhere(python, model, feeds: dict[str, np.ndarray]) -> tuple[np.ndarr
         if done.returncode != 0:
             lines = [l for l in (done.stderr or done.stdout).strip().splitlines() if l.strip()]
             why = lines[-1] if lines else f"exit status {done.returncode}"
+            if done.returncode < 0:  # a crash in the runtime leaves no traceback: its last line is only a log line
+                why = f"killed by {_signal_name(-done.returncode)}" + (f" (its last output: {lines[-1]})" if lines else "")
             raise EdgepruneError(f"{python} cannot run {model.name}: {why[:300]}")
         with np.load(outputs) as result:
             return result["output"].astype(np.float32), str(result["runtime"])
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def compare_elsewhere(python, model, feeds: dict[str, np.ndarray], task: str, threshold: float) -> dict:

@@ -88,3 +88,15 @@ def test_bad_interpreter_or_model_is_one_clear_error(tmp_path):
     broken.write_bytes(b"not a flatbuffer" * 8)
     with pytest.raises(EdgepruneError, match=r"cannot run broken\.tflite: .*"):
         run_elsewhere(sys.executable, broken, {"fbank": np.zeros((1, 30, 40), np.float32)})
+
+
+def test_a_runtime_that_crashes_is_named_by_its_signal(tmp_path):
+    # tflite-runtime 2.14 crashing in a kernel prints only an INFO line before the signal: say it was a crash
+    crasher = tmp_path / "python"
+    crasher.write_text("#!/bin/sh\necho 'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.' >&2\nkill -SEGV $$\n")
+    crasher.chmod(0o755)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"x")
+    with pytest.raises(EdgepruneError, match=r"cannot run m\.tflite: killed by SIGSEGV \(its last output: INFO: "
+                                             r"Created TensorFlow Lite XNNPACK delegate for CPU\.\)"):
+        run_elsewhere(crasher, model, {"fbank": np.zeros((1, 30, 40), np.float32)})

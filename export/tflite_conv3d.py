@@ -10,6 +10,11 @@ reordered to (Cout, kd*Cin, kh, kw). Output layout and values are those of the C
 A MaxPool3d with a temporal kernel and stride of 1 (misp-video's stem pool) converts, but as a reduce-window
 whose MAXIMUM ops ai-edge-quantizer does not calibrate ("MAXIMUM not found in tensor_name_to_qsv"), so no int8
 file could be made; it is computed as a MaxPool2d over each frame instead.
+
+A BatchNorm3d in eval mode becomes a MUL and an ADD that broadcast a (1, 1, C, 1, 1) tensor over a 5-D one. In
+int8, tflite-runtime 2.14 (the runtime of Raspberry Pi images) aborts on that 5-D broadcast MUL (SIGABRT in
+invoke, with or without XNNPACK; found by truncating the int8 misp-video graph op by op), while ai-edge-litert
+runs it. It is computed as a BatchNorm2d over each frame instead (4-D broadcasts), like the max pool.
 """
 
 from __future__ import annotations
@@ -60,6 +65,24 @@ class FrameMaxPool(nn.Module):
         return y.reshape(b, t, c, *y.shape[2:]).transpose(1, 2)
 
 
+class FrameBatchNorm(nn.Module):
+    """An eval-mode BatchNorm3d as a BatchNorm2d over each frame (the same statistics and affine)."""
+
+    def __init__(self, bn: nn.BatchNorm3d):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(bn.num_features, eps=bn.eps, affine=bn.affine).eval()
+        self.bn.load_state_dict({k: v for k, v in bn.state_dict().items() if k != "num_batches_tracked"}, strict=False)
+
+    def forward(self, x):  # (B, C, T, H, W)
+        b, c, t, h, w = x.shape
+        y = self.bn(x.transpose(1, 2).reshape(b * t, c, h, w))
+        return y.reshape(b, t, c, h, w).transpose(1, 2)
+
+
+def _frame_bn(bn: nn.Module) -> bool:
+    return type(bn) is nn.BatchNorm3d and bn.track_running_stats  # export runs the model in eval mode
+
+
 def _triple(value) -> tuple[int, int, int]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value, value)
 
@@ -78,9 +101,13 @@ def rewritable(conv: nn.Module) -> bool:
 
 
 def replace_conv3d(model: nn.Module) -> tuple[nn.Module, int]:
-    """(a copy of `model` with every rewritable nn.Conv3d replaced by Conv3dAsConv2d and frame-wise MaxPool3d by
-    FrameMaxPool, how many); `model` itself, untouched, when it has none."""
+    """(a copy of `model` with every rewritable nn.Conv3d replaced by Conv3dAsConv2d, frame-wise MaxPool3d by
+    FrameMaxPool and eval-mode BatchNorm3d by FrameBatchNorm, how many); `model` itself, untouched, when it has none."""
     def swap(module):
-        return Conv3dAsConv2d(module) if rewritable(module) else FrameMaxPool(module) if _frame_pool(module) else None
+        if rewritable(module):
+            return Conv3dAsConv2d(module)
+        if _frame_pool(module):
+            return FrameMaxPool(module)
+        return FrameBatchNorm(module) if _frame_bn(module) else None
 
     return replace_modules(model, swap)

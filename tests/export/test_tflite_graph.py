@@ -80,6 +80,30 @@ def test_conv3d_as_conv2d_computes_what_conv3d_computes(bias):
     assert replace_conv3d(nn.Sequential(strided))[1] == 0  # temporal stride 2: left as it is
 
 
+def test_batchnorm3d_per_frame_computes_what_batchnorm3d_computes():
+    # int8 tflite-runtime 2.14 aborts on BatchNorm3d's 5-D broadcast MUL: export computes it per frame in 4-D
+    from edgeprune.export.tflite_conv3d import Conv3dAsConv2d, FrameBatchNorm, FrameMaxPool, replace_conv3d
+
+    torch.manual_seed(0)
+    bn = nn.BatchNorm3d(4)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-1, 1)
+    bn.eval()
+    x = torch.randn(2, 4, 5, 7, 7)
+    with torch.no_grad():
+        want = bn(x)
+        assert (want - x).abs().max() > 0.1  # the statistics and affine do something
+        torch.testing.assert_close(FrameBatchNorm(bn)(x), want, atol=1e-6, rtol=1e-6)
+    stem = nn.Sequential(nn.Conv3d(1, 4, (5, 3, 3), stride=(1, 2, 2), padding=(2, 1, 1), bias=False), bn, nn.ReLU(),
+                         nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))).eval()
+    rewritten, count = replace_conv3d(stem)
+    assert count == 3 and [type(m) for m in rewritten] == [Conv3dAsConv2d, FrameBatchNorm, nn.ReLU, FrameMaxPool]
+    x = torch.randn(2, 1, 6, 15, 15)
+    with torch.no_grad():
+        torch.testing.assert_close(rewritten(x), stem(x), atol=1e-5, rtol=1e-5)
+
+
 def test_framewise_maxpool3d_as_maxpool2d():
     from edgeprune.export.tflite_conv3d import FrameMaxPool, replace_conv3d
 

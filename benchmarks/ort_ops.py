@@ -118,9 +118,76 @@ def _f(x, width: int, digits: int) -> str:
     return f"{x:{width}.{digits}f}" if x is not None else f"{'':>{width}}"
 
 
+MATMUL_OPS = ("LSTM", "Gemm", "MatMul", "GRU", "RNN")
+
+
+def categories(v: dict) -> dict[str, dict]:
+    """CPU ms and model MACs of a variant by category: conv and matmul kernels, other ops, the executor."""
+    out = {c: {"ms": 0.0, "macs": 0} for c in ("conv", "matmul", "other", "executor")}
+    for op, t in v["ops"].items():
+        c = "conv" if op.startswith(("Conv", "FusedConv")) else "matmul" if op in MATMUL_OPS else "other"
+        out[c]["ms"] += t["cpu_ms"]
+        out[c]["macs"] += t["macs"]
+    out["executor"]["ms"] = v["cpu_p50"] - sum(t["cpu_ms"] for t in v["ops"].values())
+    return out
+
+
+def losses(dense: dict, v: dict) -> dict:
+    """Where a slim variant's time exceeds dense time / MACs reduction (every MAC removed as time saved): conv and
+    matmul kernels over their time at the dense model's throughput for that kernel family, other ops and the
+    executor over their dense time / MACs reduction, and `mix` (the slim model's MACs lie more or less in the
+    fast kernel families than the dense one's). The terms sum to measured - ideal."""
+    d, s = categories(dense), categories(v)
+    x = v["macs_reduction"]
+    at_dense = {c: (d[c]["ms"] * s[c]["macs"] / d[c]["macs"] if d[c]["macs"] else d[c]["ms"] / x)
+                for c in ("conv", "matmul")}
+    at_dense.update({c: d[c]["ms"] / x for c in ("other", "executor")})
+    ideal = dense["cpu_p50"] / x
+    lost = {c: s[c]["ms"] - at_dense[c] for c in at_dense}
+    lost["mix"] = sum(at_dense.values()) - ideal
+    kernels_kept = v["cpu_p50"] - lost["conv"] - lost["matmul"]
+    return {"ideal_ms": ideal, "lost_ms": lost,
+            "efficiency_if_kernels_kept_dense_throughput": dense["cpu_p50"] / kernels_kept / x}
+
+
+def print_losses(results: list[dict]) -> None:
+    print(f"\n{'model':<11} {'variant':<10} {'ideal ms':>8} {'measured':>8} | lost ms: {'conv':>7} {'matmul':>7} "
+          f"{'other':>7} {'executor':>8} {'mix':>7} | {'eff.':>5} {'eff. w/ dense kernel thr.':>25}")
+    for res in results:
+        dense = res["variants"][0]
+        for v in res["variants"][1:]:
+            lo = losses(dense, v)
+            v["losses"] = lo
+            ls = lo["lost_ms"]
+            print(f"{res['model']:<11} {v['label']:<10} {lo['ideal_ms']:8.3f} {v['cpu_p50']:8.3f} |          "
+                  f"{ls['conv']:7.3f} {ls['matmul']:7.3f} {ls['other']:7.3f} {ls['executor']:8.3f} {ls['mix']:7.3f} | "
+                  f"{v['efficiency']:5.2f} {lo['efficiency_if_kernels_kept_dense_throughput']:25.2f}")
+
+
+def fixed_shapes(paths: list[str], folder: Path) -> list[str]:
+    """Each file with its inputs fixed at the exported example's shapes and the shape arithmetic of the dynamic
+    axes folded away (onnxsim), as a deployment that runs one window size can ship it."""
+    import onnx
+    import onnxsim
+
+    from edgeprune.errors import EdgepruneError
+    from edgeprune.latency import nodes
+
+    out = []
+    for path in paths:
+        shapes = {k: list(x.shape) for k, x in nodes.feeds(nodes.session(path)).items()}
+        simple, ok = onnxsim.simplify(onnx.load(path), overwrite_input_shapes=shapes)
+        if not ok:
+            raise EdgepruneError(f"onnxsim could not check the fixed-shape copy of {path}")
+        target = folder / (Path(path).stem + "-fixed.onnx")
+        onnx.save(simple, str(target))
+        out.append(str(target))
+    return out
+
+
 def print_summary(results: list[dict]) -> None:
     print(f"\n{'model':<11} {'variant':<10} {'WSR':>5} {'MACs':>14} {'MACs x':>7} {'CPU p50 ms':>10} {'speed-up':>8} "
-          f"{'eff.':>5} {'conv ms':>8} {'conv GMAC/s':>11} {'nchwc convs':>11}")
+          f"{'eff.':>5} {'conv ms':>8} {'conv GMAC/s':>11} {'nchwc convs':>11} | {'fixed-shape ms':>14} {'eff.':>5}")
     for res in results:
         for v in res["variants"]:
             eff = "" if v["label"] == "dense" else f"{v['efficiency']:.2f}"
@@ -129,7 +196,9 @@ def print_summary(results: list[dict]) -> None:
             nchwc = sum(r["layout"] == "nchwc" for r in v["convs"])
             print(f"{res['model']:<11} {v['label']:<10} {v['wsr']:5.2f} {v['macs']:14,d} {v['macs_reduction']:7.2f} "
                   f"{v['cpu_p50']:10.3f} {v['speedup']:8.2f} {eff:>5} {conv_ms:8.3f} "
-                  f"{conv_macs / (conv_ms * 1e6) if conv_ms else 0:11.1f} {nchwc:>5}/{len(v['convs']):<5}")
+                  f"{conv_macs / (conv_ms * 1e6) if conv_ms else 0:11.1f} {nchwc:>5}/{len(v['convs']):<5} | "
+                  + (f"{v['fixed']['cpu_p50']:14.3f} {'' if v['label'] == 'dense' else format(v['fixed']['efficiency'], '.2f'):>5}"
+                     if "fixed" in v else ""))
 
 
 def bench_model(name: str, args, folder: Path) -> dict:
@@ -165,6 +234,11 @@ def bench_model(name: str, args, folder: Path) -> dict:
         out.append(row)
         print(f"# {name} {v['label']}: CPU p50 {s['p50']:.3f} ms, speed-up {row['speedup']:.2f}, "
               f"efficiency {row['efficiency']:.2f}", file=sys.stderr, flush=True)
+    if args.fixed_shapes:
+        fixed = measure_cpu_time(fixed_shapes(paths, folder), bench)
+        for row, s in zip(out, fixed):
+            row["fixed"] = {"cpu_p50": s["p50"], "cpu_min": s["min"], "speedup": fixed[0]["p50"] / s["p50"],
+                            "efficiency": fixed[0]["p50"] / s["p50"] / row["macs_reduction"]}
     return {"model": name, "variants": out, "kernel_widths": widths}
 
 
@@ -181,6 +255,8 @@ def main(argv=None) -> int:
     p.add_argument("--tolerance", type=float, default=0.0, help="a width is 'no slower' within this share")
     p.add_argument("--no-kernel-widths", dest="kernel_widths", action="store_false",
                    help="skip the variants moved to the widths the kernels like")
+    p.add_argument("--no-fixed-shapes", dest="fixed_shapes", action="store_false",
+                   help="skip timing the fixed-input-shape copies (onnxsim folds the dynamic axes' shape ops)")
     p.add_argument("--warmup", type=int, default=5, help="whole-model timing: warm-up runs")
     p.add_argument("--min-runs", type=int, default=30)
     p.add_argument("--min-seconds", type=float, default=1.0, help="CPU seconds per file, at least")
@@ -227,6 +303,7 @@ def main(argv=None) -> int:
         return 1
     print(f"# {os.getloadavg()[0]:.1f} load at end")
     print_summary(results)
+    print_losses(results)
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)

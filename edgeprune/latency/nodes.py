@@ -50,12 +50,13 @@ class NodeProfile:
     run_ms: float  # median wall time of a whole run (ORT's model_run event)
     nodes: list = field(default_factory=list)
 
-    def per_op(self) -> dict[str, float]:
-        """Kernel ms per op type (NCHWc nodes as e.g. "Conv[nchwc]"), largest first."""
+    def per_op(self, cpu: bool = False) -> dict[str, float]:
+        """Kernel ms per op type (NCHWc nodes as e.g. "Conv[nchwc]"), largest first; with `cpu`, each node's
+        thread-CPU time where it was timed alone (its wall median elsewhere)."""
         out: dict[str, float] = {}
         for n in self.nodes:
             key = f"{n.op}[nchwc]" if n.layout == "nchwc" and n.op in CONV_OPS else n.op
-            out[key] = out.get(key, 0.0) + n.ms
+            out[key] = out.get(key, 0.0) + (n.cpu_ms if cpu and n.cpu_ms is not None else n.ms)
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
     def convs(self) -> list[Node]:

@@ -55,6 +55,8 @@ def test_profile_maps_every_executed_conv_to_the_model_with_its_macs(tmp_path):
     assert all(n.samples == 4 for n in prof.nodes)
     totals = prof.per_op()
     assert sum(totals.values()) == pytest.approx(prof.kernel_ms())
+    cpu = prof.per_op(cpu=True)
+    assert sum(cpu.values()) == pytest.approx(sum(n.cpu_ms if n.cpu_ms is not None else n.ms for n in prof.nodes))
     assert any(k.startswith(("Conv", "FusedConv")) for k in totals)
 
 

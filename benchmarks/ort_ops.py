@@ -19,7 +19,12 @@ width), all exported with edgeprune.export. Then, for each file:
   + sgemm), executed and model MACs, CPU ms and GMAC/s in the graph, and the same conv alone (a one-Conv model
   of that shape through ORT's own optimiser): what the runtime's kernel does at that width;
 - per op type: CPU ms (wall where a node cannot run alone), and the whole model's CPU time against the sum of
-  its nodes (the rest is the executor's own cost).
+  its nodes (the rest is the executor's own cost);
+- where each slim model's time exceeds dense time / MACs reduction: conv and matmul kernels (against their dense
+  throughput), other ops, the executor;
+- unless --no-fixed-shapes, each file with its input shapes fixed (onnxsim folds the dynamic axes' shape ops),
+  and for a model with a one-input-channel Conv3d (misp-video's stem) that copy with the Conv3d run as a Conv2d
+  over stacked frames (edgeprune.latency.stem2d, outputs checked), timed the same way.
 """
 
 from __future__ import annotations
@@ -185,9 +190,35 @@ def fixed_shapes(paths: list[str], folder: Path) -> list[str]:
     return out
 
 
+def stem_copies(fixed: list[str]) -> list[str] | None:
+    """The fixed-shape files with their one-input-channel Conv3d run as a Conv2d over stacked frames
+    (edgeprune.latency.stem2d), outputs checked against the Conv3d copy; None when no file has such a conv."""
+    import numpy as np
+    import onnx
+
+    from edgeprune.errors import EdgepruneError
+    from edgeprune.latency import nodes, stem2d
+
+    out = []
+    for path in fixed:
+        model, count = stem2d.rewrite(onnx.load(path))
+        if count == 0:
+            return None
+        target = str(Path(path).with_suffix("")) + "-stem2d.onnx"
+        onnx.save(model, target)
+        ref_session, new_session = nodes.session(path), nodes.session(target)
+        data = nodes.feeds(ref_session)
+        ref, got = ref_session.run(None, data)[0], new_session.run(None, data)[0]
+        if not np.allclose(got, ref, rtol=1e-4, atol=1e-5):
+            raise EdgepruneError(f"the Conv2d stem of {path} changes the output by {np.abs(got - ref).max():.3g}")
+        out.append(target)
+    return out
+
+
 def print_summary(results: list[dict]) -> None:
     print(f"\n{'model':<11} {'variant':<10} {'WSR':>5} {'MACs':>14} {'MACs x':>7} {'CPU p50 ms':>10} {'speed-up':>8} "
-          f"{'eff.':>5} {'conv ms':>8} {'conv GMAC/s':>11} {'nchwc convs':>11} | {'fixed-shape ms':>14} {'eff.':>5}")
+          f"{'eff.':>5} {'conv ms':>8} {'conv GMAC/s':>11} {'nchwc convs':>11} | {'fixed-shape ms':>14} {'eff.':>5} | "
+          f"{'+2-D stem ms':>12} {'eff.':>5}")
     for res in results:
         for v in res["variants"]:
             eff = "" if v["label"] == "dense" else f"{v['efficiency']:.2f}"
@@ -197,8 +228,8 @@ def print_summary(results: list[dict]) -> None:
             print(f"{res['model']:<11} {v['label']:<10} {v['wsr']:5.2f} {v['macs']:14,d} {v['macs_reduction']:7.2f} "
                   f"{v['cpu_p50']:10.3f} {v['speedup']:8.2f} {eff:>5} {conv_ms:8.3f} "
                   f"{conv_macs / (conv_ms * 1e6) if conv_ms else 0:11.1f} {nchwc:>5}/{len(v['convs']):<5} | "
-                  + (f"{v['fixed']['cpu_p50']:14.3f} {'' if v['label'] == 'dense' else format(v['fixed']['efficiency'], '.2f'):>5}"
-                     if "fixed" in v else ""))
+                  + " | ".join(f"{v[k]['cpu_p50']:{w}.3f} {'' if v['label'] == 'dense' else format(v[k]['efficiency'], '.2f'):>5}"
+                               for k, w in (("fixed", 14), ("fixed_stem2d", 12)) if k in v))
 
 
 def bench_model(name: str, args, folder: Path) -> dict:
@@ -235,10 +266,13 @@ def bench_model(name: str, args, folder: Path) -> dict:
         print(f"# {name} {v['label']}: CPU p50 {s['p50']:.3f} ms, speed-up {row['speedup']:.2f}, "
               f"efficiency {row['efficiency']:.2f}", file=sys.stderr, flush=True)
     if args.fixed_shapes:
-        fixed = measure_cpu_time(fixed_shapes(paths, folder), bench)
-        for row, s in zip(out, fixed):
-            row["fixed"] = {"cpu_p50": s["p50"], "cpu_min": s["min"], "speedup": fixed[0]["p50"] / s["p50"],
-                            "efficiency": fixed[0]["p50"] / s["p50"] / row["macs_reduction"]}
+        fixed_paths = fixed_shapes(paths, folder)
+        stems = stem_copies(fixed_paths)
+        timed = measure_cpu_time(fixed_paths + (stems or []), bench)
+        for key, block in (("fixed", timed[: len(paths)]), ("fixed_stem2d", timed[len(paths):])):
+            for row, s in zip(out, block):
+                row[key] = {"cpu_p50": s["p50"], "cpu_min": s["min"], "speedup": block[0]["p50"] / s["p50"],
+                            "efficiency": block[0]["p50"] / s["p50"] / row["macs_reduction"]}
     return {"model": name, "variants": out, "kernel_widths": widths}
 
 
@@ -256,7 +290,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-kernel-widths", dest="kernel_widths", action="store_false",
                    help="skip the variants moved to the widths the kernels like")
     p.add_argument("--no-fixed-shapes", dest="fixed_shapes", action="store_false",
-                   help="skip timing the fixed-input-shape copies (onnxsim folds the dynamic axes' shape ops)")
+                   help="skip timing the fixed-input-shape copies (onnxsim folds the dynamic axes' shape ops) and, "
+                        "for models with a one-input-channel Conv3d, those copies with it run as a Conv2d")
     p.add_argument("--warmup", type=int, default=5, help="whole-model timing: warm-up runs")
     p.add_argument("--min-runs", type=int, default=30)
     p.add_argument("--min-seconds", type=float, default=1.0, help="CPU seconds per file, at least")

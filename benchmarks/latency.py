@@ -5,6 +5,7 @@ Runtime (1 thread), TFLite (ai-edge-litert, 1 thread) and PyTorch eager (1 threa
     python benchmarks/latency.py --models all --json runs/latency.json
     python benchmarks/latency.py --models misp-audio --runtimes ort,torch --round-to 8 --min-seconds 1
     python benchmarks/latency.py --models misp-video --runtimes ort --profile 5    # + per-op-type times
+    (benchmarks/ort_ops.py has the per-node profile, each conv alone, and the widths the kernels like)
 
 The headline per slimmed model and runtime is `efficiency` = speed-up / MACs reduction (how much of the cut in
 MACs becomes time); the goal is >= 0.8 on misp-audio and misp-video with ONNX Runtime. The channels are chosen by
@@ -136,35 +137,13 @@ def measure_files(paths: list[str], runtime: str, args) -> list[dict]:
 
 
 def profile_ort(path: str, runs: int, threads: int) -> dict:
-    """Per-op-type milliseconds per inference from onnxruntime's profiler (kernel time only), largest first."""
-    import json as _json
+    """Per-op-type milliseconds per inference from onnxruntime's profiler, largest first: per node the median over
+    `runs` after 3 warm-up runs (the first run holds one-off costs: ORT's first LSTM run takes ~100x), and with one
+    thread each node's thread-CPU time run alone (ORT's own times are wall-clock; edgeprune.latency.nodes)."""
+    from edgeprune.latency import nodes
 
-    import numpy as np
-    import onnxruntime as ort
-
-    from edgeprune.device_bench.inputs import ORT_DTYPES, InputSpec, exported_shapes, resolve_shape, synthesise
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.enable_profiling = True
-    options.profile_file_prefix = str(Path(path).with_suffix("")) + "-profile"
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    exported = exported_shapes(dict(session.get_modelmeta().custom_metadata_map))
-    rng = np.random.default_rng(0)
-    feeds = {}
-    for arg in session.get_inputs():
-        shape, _ = resolve_shape(arg.name, list(arg.shape), {}, exported)
-        feeds[arg.name] = synthesise(InputSpec(arg.name, shape, np.dtype(ORT_DTYPES[arg.type])), rng)
-    session.run(None, feeds)  # not profiled separately: the first run is in the trace too, averaged away below
-    for _ in range(runs):
-        session.run(None, feeds)
-    trace = _json.loads(Path(session.end_profiling()).read_text())
-    per_op: dict[str, float] = {}
-    for event in trace:
-        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
-            op = event.get("args", {}).get("op_name", "?")
-            per_op[op] = per_op.get(op, 0.0) + event["dur"] / 1000.0 / (runs + 1)
-    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
+    prof = nodes.profile(path, runs=runs, warmup=3, threads=threads, cpu_runs=5 if threads == 1 else 0)
+    return prof.per_op(cpu=threads == 1)
 
 
 def measure_torch(variants: list[dict], example, args) -> list[dict]:

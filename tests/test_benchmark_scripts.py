@@ -43,3 +43,41 @@ def test_budget_compare_finds_where_the_sweep_crosses_the_budget(monkeypatch):
         assert "never crosses the budget 3.000 ms" in str(exc) and "raise --sweep-wsr" in str(exc)
     else:
         raise AssertionError("a sweep that never reaches the budget must stop the benchmark")
+
+
+def test_ort_ops_refuses_bad_arguments_before_any_work():
+    for args, message in ((["--wsr", "1.5"], "--wsr values must lie in (0, 1)"),
+                          (["--models", "nope"], "unknown model(s) ['nope']"),
+                          (["--runs", "0"], "--runs, --cpu-runs and --layer-runs must be >= 1")):
+        proc = subprocess.run([sys.executable, str(BENCH / "ort_ops.py"), *args], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert "# command" not in proc.stdout  # refused before the run started
+
+
+def test_ort_ops_runs_end_to_end_on_a_small_model(tmp_path):
+    import json
+
+    out = tmp_path / "ops.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "ort_ops.py"), "--models", "tv-audio", "--wsr", "0.5",
+                           "--runs", "2", "--cpu-runs", "1", "--layer-runs", "1", "--min-runs", "2", "--warmup", "1",
+                           "--min-seconds", "0.01", "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("# command: python ") and "# git " in proc.stdout
+    data = json.loads(out.read_text())
+    (res,) = data["results"]
+    labels = [v["label"] for v in res["variants"]]
+    assert labels == ["dense", "wsr0.5", "wsr0.5+kw"]
+    dense, slim, aligned = res["variants"]
+    assert dense["macs_reduction"] == 1.0 and slim["macs_reduction"] > 1.5
+    assert slim["efficiency"] == slim["speedup"] / slim["macs_reduction"]
+    assert all(r["model_macs"] > 0 and r["layout"] in ("nchwc", "nchw") for r in dense["convs"])
+    assert sum(r["model_macs"] for r in dense["convs"]) < dense["macs"]  # tv-audio's LSTM holds MACs too
+    kw = res["kernel_widths"][0]
+    assert kw["variant"] == "wsr0.5+kw" and kw["ms_chosen"] <= kw["ms_wanted"] * 1.000001
+    assert all(g["wanted"] <= g["chosen"] <= g["full"] for g in kw["groups"])
+    assert aligned["macs"] >= slim["macs"]  # widths only move up
+    lost = slim["losses"]["lost_ms"]
+    assert abs(sum(lost.values()) - (slim["cpu_p50"] - slim["losses"]["ideal_ms"])) < 1e-9
+    assert all(v["fixed"]["cpu_p50"] > 0 for v in res["variants"])
+    assert re.search(r"^tv-audio +wsr0\.5 ", proc.stdout, re.M)

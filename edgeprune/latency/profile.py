@@ -92,7 +92,8 @@ def _profile(source, target, grid, align, max_seconds, cache_folder, clock, join
         cache.put(_measure_group(source, analysis, root, plan[root], target))
         measured += len(plan[root])
     keeps = tuple(joints)
-    todo_joints = [k for k in keeps if joint.label(k, align) not in cache.points]
+    todo_joints = [k for k in keeps if (cache.points.get(joint.label(k, align)) or {}).get("widths")
+                   != joint.widths(cache.meta["groups"], k, align)]  # widths of an older rule: measured again
     if todo_joints and not stopped and (max_seconds is None or clock() - start <= max_seconds):
         analysis = analysis or _analyse(source)
         cache.put(_measure_joints(source, analysis, todo_joints, align, target))

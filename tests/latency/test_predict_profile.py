@@ -54,3 +54,12 @@ def test_joint_points_of_another_rule_are_measured_again(source, fake_target, tm
     assert len(fake_target.measured) == before + 2 and again.meta["measured_now"] == 1
     assert again.joints[0]["widths"] == {"conv1": 12, "conv2": 7}
     assert again.joints[0]["p50"] == pytest.approx(FakeTarget.latency_of(12, 7))
+
+
+def test_profile_command_refuses_bad_joint_fractions_before_any_work(tmp_path, capsys):
+    from edgeprune.cli import main
+
+    out = tmp_path / "t.json"
+    rc = main(["profile", "lenet5", "--out", str(out), "--joints", "0.5,1.5"])
+    assert rc != 0 and not out.exists()
+    assert "bad --joints '0.5,1.5': expected kept fractions strictly between 0 and 1" in capsys.readouterr().err

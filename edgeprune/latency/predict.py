@@ -3,9 +3,12 @@
 `calibrated` (the default): the `product` model (edgeprune.latency.product: per-layer times from the table, a
 layer cut on both sides charged the measured efficiency of both groups), blended with plain MAC proportion and its
 interaction with the additive model scaled, both as the table's joint points say (edgeprune.latency.joint); a
-table without joint points gets `product`, which reproduces every measured single-group point. The older models stay selectable for comparison. `additive`: dense latency minus the sum of each group's measured saving at its width;
-it double-counts the layers that two cut groups share (a conv whose input and output are both cut keeps
-x_in * x_out of its MACs, not 1 - (1 - x_in) - (1 - x_out)), so it predicts too little time for deep cuts.
+table without joint points gets `product`, which reproduces every measured single-group point.
+
+The older models stay selectable for comparison. `additive`: dense latency minus the sum of each group's measured
+saving at its width; it double-counts the layers that two cut groups share (a conv whose input and output are
+both cut keeps x_in * x_out of its MACs, not 1 - (1 - x_in) - (1 - x_out)), so it predicts too little time for
+deep cuts.
 `layers`: the dense time is split over the counted layers in proportion to their dense MACs;
 a slim model's saving in each layer is its exact MAC saving (counted on the slim model, so shared layers are
 right) times the measured efficiency of the groups that cut it: efficiency = measured saving of the group

@@ -6,7 +6,10 @@
 For each model: `edgeprune profile` (the table, cached per machine/runtime/threads/architecture), then slim copies
 cut by ChannelPruner (normalised L1 ranking of the untrained zoo weights, one shot to each WSR), exported to ONNX
 and measured interleaved with the dense model in one device_bench run; the table predicts each from its widths
-and per-layer MACs. Error = predicted / measured - 1 (p50, ORT, 1 thread by default).
+and per-layer MACs. Error = predicted / measured - 1 (p50, ORT, 1 thread by default). Columns: `calibrated`
+(what predict() returns: the product model calibrated on the table's joint cuts, measured by profile --joints),
+the same scaled by this run's dense / the table's dense (drift between the runs is not prediction error), and the
+older models for comparison: `product` (uncalibrated), `layers` (the dense time split by MACs), `additive`.
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ def evaluate(name: str, args) -> list[dict]:
     bench = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
              "max_seconds": args.max_seconds, "block": 5}
     target = Target("local", "ort", args.threads, bench=bench, clock=args.clock)
-    table = profile(source, target, align=args.align, cache_folder=args.cache_dir)
+    table = profile(source, target, align=args.align, cache_folder=args.cache_dir, joints=args.joints)
     print(f"# {name}: table dense p50 {table.dense['p50']:.3f} ms, {sum(len(g['points']) for g in table.groups.values())} "
-          f"points ({table.meta['measured_now']} measured now, {table.meta['seconds']} s)", flush=True)
+          f"points, {len(table.joints)} joint ({table.meta['measured_now']} measured now, {table.meta['seconds']} s)",
+          flush=True)
     dense = edgeprune.count(source.model, source.example)
     variants = slim_variants(source, args.wsrs, args.importance, args.round_to)
     with tempfile.TemporaryDirectory(prefix="edgeprune-predict.") as tmp:
@@ -57,36 +61,41 @@ def evaluate(name: str, args) -> list[dict]:
             _export(source, model, path, "onnx")
         measured = target.measure([str(p) for p in paths])
     rows = [{"model": name, "variant": "dense", "wsr": 0.0, "macs": dense.macs, "measured": measured[0][args.stat],
-             "predicted": float(table.dense[args.stat]), "additive": float(table.dense[args.stat])}]
+             **{k: float(table.dense[args.stat]) for k in ("predicted", *OTHERS)}}]
     for (label, wsr, model), m in zip(variants, measured[1:]):
         c = edgeprune.count(model, source.example)
         rows.append({"model": name, "variant": label, "wsr": 1 - c.params / dense.params, "macs": c.macs,
                      "measured": m[args.stat], "predicted": predict(table, model, source.example, args.stat),
-                     "additive": predict(table, model, source.example, args.stat, how="additive")})
+                     **{k: predict(table, model, source.example, args.stat, how=k) for k in OTHERS}})
     for r in rows:  # the dense row of this run rescales the table (drift between the two runs is not error)
         scale = rows[0]["measured"] / rows[0]["predicted"]
         r["predicted_scaled"] = r["predicted"] * scale
         r["error"] = r["predicted"] / r["measured"] - 1
         r["error_scaled"] = r["predicted_scaled"] / r["measured"] - 1
-        r["error_additive"] = r["additive"] / r["measured"] - 1
+        for k in OTHERS:
+            r[f"error_{k}"] = r[k] / r["measured"] - 1
     return rows
 
 
+OTHERS = ("product", "layers", "additive")  # the older models, shown beside predict()'s default
+
+
 def format_rows(rows: list[dict], stat: str) -> str:
-    head = (f"{'model':<11} {'variant':<8} {'WSR':>5} {'MACs':>13} | {'measured':>9} {'predicted':>9} {'error':>7} "
-            f"| {'pred.xdense':>11} {'error':>7} | {'additive':>9} {'error':>7}   ({stat} ms)")
+    head = (f"{'model':<11} {'variant':<7} {'WSR':>4} {'MACs':>11} | {'measured':>8} {'calibr.':>8} {'error':>7} "
+            f"| {'xdense':>8} {'error':>7} | " + " ".join(f"{k:>8} {'error':>7}" for k in OTHERS) + f"  ({stat} ms)")
     lines = [head]
     for r in rows:
-        lines.append(f"{r['model']:<11} {r['variant']:<8} {r['wsr']:>5.2f} {r['macs']:>13,} | {r['measured']:>9.3f} "
-                     f"{r['predicted']:>9.3f} {r['error']:>+7.1%} | {r['predicted_scaled']:>11.3f} "
-                     f"{r['error_scaled']:>+7.1%} | {r['additive']:>9.3f} {r['error_additive']:>+7.1%}")
-    slim = [r for r in rows if r["variant"] != "dense"]
-    if slim:
-        worst = max(abs(r["error"]) for r in slim)
-        worst_s = max(abs(r["error_scaled"]) for r in slim)
-        worst_a = max(abs(r["error_additive"]) for r in slim)
-        lines.append(f"largest |error| over the slim models: table {worst:.1%}, table scaled to this run's dense "
-                     f"{worst_s:.1%}, additive {worst_a:.1%}")
+        lines.append(f"{r['model']:<11} {r['variant']:<7} {r['wsr']:>4.2f} {r['macs']:>11,} | {r['measured']:>8.3f} "
+                     f"{r['predicted']:>8.3f} {r['error']:>+7.1%} | {r['predicted_scaled']:>8.3f} "
+                     f"{r['error_scaled']:>+7.1%} | " + " ".join(f"{r[k]:>8.3f} {r[f'error_{k}']:>+7.1%}" for k in OTHERS))
+    for model in dict.fromkeys(r["model"] for r in rows):
+        slim = [r for r in rows if r["variant"] != "dense" and r["model"] == model]
+        if slim:
+            worst = {k: max(abs(r[f"error_{k}"]) for r in slim) for k in ("", "scaled", *OTHERS) if k}
+            worst["calibrated"] = max(abs(r["error"]) for r in slim)
+            lines.append(f"{model}: largest |error| over the slim models: calibrated {worst['calibrated']:.1%}, "
+                         f"scaled to this run's dense {worst['scaled']:.1%}, "
+                         + ", ".join(f"{k} {worst[k]:.1%}" for k in OTHERS))
     return "\n".join(lines)
 
 
@@ -141,11 +150,15 @@ def torch_conv():
 def main(argv=None) -> int:
     from provenance import stamp
 
+    from edgeprune.latency.joint import KEEP
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="tv-audio,misp-audio")
     p.add_argument("--wsrs", default="0.3,0.4,0.5,0.6,0.7,0.8")
     p.add_argument("--importance", default="l1")
     p.add_argument("--align", type=int, default=0, help="the table also measures multiples of N (profile --align)")
+    p.add_argument("--joints", default=",".join(f"{k:g}" for k in KEEP),
+                   help="keep fractions of the table's joint cuts (every group at once; '' for none)")
     p.add_argument("--round-to", type=int, default=None, help="slim models keep multiples of N channels")
     p.add_argument("--stat", default="p50", choices=("p50", "p90", "mean", "min"),
                    help="min resists load from other processes best (a shared machine)")
@@ -163,6 +176,7 @@ def main(argv=None) -> int:
     p.add_argument("--kernel-model", default="misp-audio")
     args = p.parse_args(argv)
     args.wsrs = [float(v) for v in args.wsrs.split(",")]
+    args.joints = [float(v) for v in args.joints.split(",") if v.strip()]
     import torch
 
     torch.set_num_threads(1)

@@ -31,6 +31,9 @@ def add_arguments(parser) -> None:
                         help="kept fractions of each group's channels to measure")
     parser.add_argument("--align", type=int, default=0, metavar="N",
                         help="also measure the multiples of N on either side of each grid width (0: off)")
+    parser.add_argument("--joints", default="", metavar="FRACTIONS",
+                        help="also measure every group cut at once to these kept fractions (e.g. 0.75,0.5,0.3): the "
+                        "default prediction calibrates on them")
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="start no new group after this many seconds (the table says what is missing)")
     parser.add_argument("--warmup", type=int, default=5, help="device_bench warm-up runs per model")
@@ -99,6 +102,11 @@ def run(args) -> int:
     from edgeprune.data.progress import silenced
 
     grid = parse_grid(args.grid)
+    try:
+        joints = parse_grid(args.joints) if args.joints.strip() else ()
+    except EdgepruneError:
+        raise EdgepruneError(f"bad --joints {args.joints!r}: expected kept fractions strictly between 0 and 1, such "
+                             f"as 0.75,0.5,0.3") from None
     if args.align < 0:
         raise EdgepruneError(f"--align must be >= 0, got {args.align}")
     if args.max_seconds is not None and not (math.isfinite(args.max_seconds) and args.max_seconds > 0):
@@ -110,7 +118,7 @@ def run(args) -> int:
 
     source = load_source(args.model)
     with silenced(args.no_progress):
-        table = profile(source, target, grid, args.align, args.max_seconds, args.cache_dir)
+        table = profile(source, target, grid, args.align, args.max_seconds, args.cache_dir, joints=joints)
     atomic.write_json(args.out, table.to_dict())
     print(format_table(table))
     for note in table.notes:

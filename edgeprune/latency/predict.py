@@ -1,9 +1,15 @@
 """Whole-model latency of a slim model predicted from the latency table.
 
-Two models are offered. `additive`: dense latency minus the sum of each group's measured saving at its width;
-it double-counts the layers that two cut groups share (a conv whose input and output are both cut keeps
-x_in * x_out of its MACs, not 1 - (1 - x_in) - (1 - x_out)), so it predicts too little time for deep cuts.
-`layers` (the default): the dense time is split over the counted layers in proportion to their dense MACs;
+`calibrated` (the default): the `product` model (edgeprune.latency.product: per-layer times from the table, a
+layer cut on both sides charged the measured efficiency of both groups), blended with plain MAC proportion and its
+interaction with the additive model scaled, both as the table's joint points say (edgeprune.latency.joint); a
+table without joint points gets `product`, which reproduces every measured single-group point.
+
+The older models stay selectable for comparison. `additive`: dense latency minus the sum of each group's measured
+saving at its width; it double-counts the layers that two cut groups share (a conv whose input and output are
+both cut keeps x_in * x_out of its MACs, not 1 - (1 - x_in) - (1 - x_out)), so it predicts too little time for
+deep cuts.
+`layers`: the dense time is split over the counted layers in proportion to their dense MACs;
 a slim model's saving in each layer is its exact MAC saving (counted on the slim model, so shared layers are
 right) times the measured efficiency of the groups that cut it: efficiency = measured saving of the group
 alone / the MAC-proportional saving of the same single-group cut (interpolated between measured widths).
@@ -15,10 +21,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from edgeprune.errors import EdgepruneError
 from edgeprune.latency.groups import root_width
 from edgeprune.latency.table import LatencyTable, interpolate
 
-MODELS = ("layers", "additive")
+MODELS = ("calibrated", "product", "layers", "additive")
 _EFFICIENCY_RANGE = (0.0, 3.0)  # a noisy tiny saving divided by a tiny MAC share must not dominate
 
 
@@ -99,10 +106,41 @@ def layered(table: LatencyTable, widths: dict[str, int], macs: dict[str, int], s
     return dense - saved
 
 
+def by_macs(table: LatencyTable, macs: dict[str, int], stat: str = "p50") -> float:
+    """Dense latency x the slim model's counted MACs / the dense model's (time follows MACs)."""
+    return float(table.dense[stat]) * sum(macs.get(k, v) for k, v in table.layer_macs.items()) \
+        / (sum(table.layer_macs.values()) or 1)
+
+
+def calibrated(table: LatencyTable, widths: dict[str, int], macs: dict[str, int], stat: str = "p50") -> float:
+    """The `calibrated` model: `product` blended with MAC proportion, its interaction scaled, as the table's joint
+    points say (edgeprune.latency.joint); `product` itself for a table without joint points."""
+    from edgeprune.latency import joint, product
+
+    times = product.layer_times(table, stat)
+    weight = joint.blend_weight(table, stat, lambda w, m: product.product(table, w, m, stat, times),
+                                lambda m: by_macs(table, m, stat))
+
+    def blend(w, m):
+        return weight * product.product(table, w, m, stat, times) + (1.0 - weight) * by_macs(table, m, stat)
+
+    points = joint.scale_points(table, stat, lambda w: product.additive(table, w, stat), blend)
+    return joint.calibrated(table, product.additive(table, widths, stat), blend(widths, macs), points, stat)
+
+
 def predict(table: LatencyTable, model: nn.Module, example_inputs, stat: str = "p50",
-            how: str = "layers") -> float:
+            how: str = "calibrated") -> float:
     """Predicted whole-model latency (ms, statistic `stat`) of `model`, a slim copy of the table's model."""
+    if how not in MODELS:
+        raise EdgepruneError(f"unknown latency model {how!r}; choose one of {', '.join(MODELS)}")
     widths = group_widths(table, model)
     if how == "additive":
         return additive(table, widths, stat)
-    return layered(table, widths, layer_macs(model, example_inputs), stat)
+    macs = layer_macs(model, example_inputs)
+    if how == "layers":
+        return layered(table, widths, macs, stat)
+    if how == "product":
+        from edgeprune.latency.product import product
+
+        return product(table, widths, macs, stat)
+    return calibrated(table, widths, macs, stat)

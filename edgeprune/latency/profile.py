@@ -47,21 +47,24 @@ def _export(source, model, path: Path, fmt: str) -> None:
 
 
 def profile(source, target: Target, grid=GRID, align: int = 0, max_seconds: float | None = None,
-            cache_folder=None, clock=time.monotonic) -> LatencyTable:
+            cache_folder=None, clock=time.monotonic, joints=()) -> LatencyTable:
     """The latency table of `source` on `target`; points already in the cache are not measured again. Stops
-    starting new groups once `max_seconds` have passed (the table says it is incomplete; a rerun resumes)."""
+    starting new groups once `max_seconds` have passed (the table says it is incomplete; a rerun resumes).
+    `joints`: keep fractions of joint cuts to measure too (every group at once, e.g. edgeprune.latency.joint.KEEP;
+    the `calibrated` prediction uses them). Joint points already cached are kept in the table either way."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # export and analysis only; measuring happens in device_bench's own process.
     try:  # On a loaded machine, torch's own thread pool made one export 18 s instead of 0.3 s (tv-audio).
-        return _profile(source, target, grid, align, max_seconds, cache_folder, clock)
+        return _profile(source, target, grid, align, max_seconds, cache_folder, clock, joints)
     finally:
         torch.set_num_threads(threads)
 
 
-def _profile(source, target, grid, align, max_seconds, cache_folder, clock) -> LatencyTable:
+def _profile(source, target, grid, align, max_seconds, cache_folder, clock, joints) -> LatencyTable:
     from edgeprune.data.progress import progress
+    from edgeprune.latency import joint
 
     start = clock()
     probe = target.probe()
@@ -88,7 +91,18 @@ def _profile(source, target, grid, align, max_seconds, cache_folder, clock) -> L
         analysis = analysis or _analyse(source)
         cache.put(_measure_group(source, analysis, root, plan[root], target))
         measured += len(plan[root])
+    keeps = tuple(joints)
+    todo_joints = [k for k in keeps if (cache.points.get(joint.label(k, align)) or {}).get("widths")
+                   != joint.widths(cache.meta["groups"], k, align)]  # widths of an older rule: measured again
+    if todo_joints and not stopped and (max_seconds is None or clock() - start <= max_seconds):
+        analysis = analysis or _analyse(source)
+        cache.put(_measure_joints(source, analysis, todo_joints, align, target))
+        measured += len(todo_joints)
+    elif todo_joints:
+        stopped.append("joint cuts")
     table = _assemble(source, target, probe, device, arch, cache, grid, align)
+    table.joints = [p for k, p in sorted(cache.points.items()) if k.startswith(joint.LABEL + "@")
+                    and k.endswith(f"/{int(align)}")]
     table.meta["measured_now"] = measured
     table.meta["seconds"] = round(clock() - start, 1)
     if stopped:
@@ -127,6 +141,30 @@ def _measure_group(source, analysis, root: str, widths: list[int], target: Targe
         point = {"width": w, "layer_macs": m, **{k: s[k] for k in STATS}, **{f"dense_{k}": dense[k] for k in STATS}}
         out[PointCache.label(root, w)] = point
     return out
+
+
+def _measure_joints(source, analysis, keeps, align: int, target: Target) -> dict[str, dict]:
+    """Every group at once at each keep fraction, measured interleaved with the dense model (cache points)."""
+    from edgeprune.latency import joint
+    from edgeprune.latency.predict import layer_macs
+
+    groups = {r: g.to_dict() for r, g in analysis.groups.items()}
+    ext = "." + target.format
+    with tempfile.TemporaryDirectory(prefix="edgeprune-profile.") as tmp:
+        paths = [Path(tmp) / f"dense{ext}"]
+        _export(source, source.model, paths[0], target.format)
+        cuts, macs = [], []
+        for k in keeps:
+            cuts.append(joint.widths(groups, k, align))
+            variant = analysis.cut({r: w for r, w in cuts[-1].items() if w < groups[r]["width"]})
+            macs.append(layer_macs(variant, source.example))
+            paths.append(Path(tmp) / f"joint{len(cuts)}{ext}")
+            _export(source, variant, paths[-1], target.format)
+        stats = target.measure([str(p) for p in paths])
+    dense = stats[0]
+    return {joint.label(k, align): {"keep": k, "widths": w, "layer_macs": m, **{s: st[s] for s in STATS},
+                                    **{f"dense_{s}": dense[s] for s in STATS}}
+            for k, w, m, st in zip(keeps, cuts, macs, stats[1:])}
 
 
 def _assemble(source, target, probe, device, arch, cache, grid, align) -> LatencyTable:

@@ -17,7 +17,9 @@ STATS = ("p50", "p90", "mean", "min")
 class LatencyTable:
     """`groups[root]` = {"width", "out_layers", "in_layers", "points": [{"width", p50/p90/mean, dense_p50/...,
     "layer_macs": {layer: MACs with the group at that width}}]}; `dense` = the dense model's p50/p90/mean
-    (median over the measured batches); `layer_macs` = the dense model's MACs per counted layer."""
+    (median over the measured batches); `layer_macs` = the dense model's MACs per counted layer; `joints` = every
+    group cut at once (edgeprune.latency.joint): [{"keep", "widths", "layer_macs", p50/..., dense_p50/...}], none in
+    tables made before them."""
 
     model: str
     meta: dict  # architecture, runtime, runtime_version, threads, target, machine, device, bench settings
@@ -26,19 +28,21 @@ class LatencyTable:
     groups: dict
     complete: bool = True
     notes: list = field(default_factory=list)
+    joints: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"schema": SCHEMA, "model": self.model, **self.meta, "dense": self.dense,
-                "layer_macs": self.layer_macs, "groups": self.groups, "complete": self.complete, "notes": self.notes}
+                "layer_macs": self.layer_macs, "groups": self.groups, "complete": self.complete, "notes": self.notes,
+                "joints": self.joints}
 
     @classmethod
     def from_dict(cls, data: dict) -> "LatencyTable":
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise EdgepruneError(f"not a latency table (schema {SCHEMA} expected)")
-        core = ("schema", "model", "dense", "layer_macs", "groups", "complete", "notes")
+        core = ("schema", "model", "dense", "layer_macs", "groups", "complete", "notes", "joints")
         meta = {k: v for k, v in data.items() if k not in core}
         return cls(data["model"], meta, data["dense"], data["layer_macs"], data["groups"],
-                   bool(data.get("complete", True)), list(data.get("notes") or []))
+                   bool(data.get("complete", True)), list(data.get("notes") or []), list(data.get("joints") or []))
 
     @classmethod
     def read(cls, path) -> "LatencyTable":

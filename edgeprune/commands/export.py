@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calib-samples", type=int, default=200, help="calibration samples for --int8")
     parser.add_argument("--samples", type=int, default=None,
                         help="parity-gate inputs without a data spec (default 100 for int8, 20 for float)")
+    parser.add_argument("--lstm", choices=("unroll", "step"), default="unroll",
+                        help="TFLite: unroll the LSTM over time in one graph (default), or 'step': signatures "
+                        "pre / one LSTM time step / post in one file, looped by a runner (export/tflite_step.py)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxsim (ONNX only)")
     parser.add_argument("--trust-factory", action="store_true",
                         help="import the user factory a non-zoo checkpoint names (runs its code)")
@@ -51,6 +54,8 @@ def check_args(args) -> None:
     if args.int8 and args.calib is None:
         raise EdgepruneError("--int8 needs --calib SPEC: a data spec (synth, folder:PATH, misp2021:PATH) for "
                              "calibration, or 'random' for a smoke test of the converter")
+    if args.lstm == "step" and args.format != "tflite":
+        raise EdgepruneError(f"--lstm step is a TFLite option; --format {args.format} keeps the LSTM as one op")
     if args.json:
         check_out_file(args.json, "--json")
 
@@ -61,7 +66,7 @@ def run(args) -> int:
 
     report = export_model(
         args.checkpoint, args.format, args.out, int8=args.int8, calib=args.calib, simplify=not args.no_simplify,
-        samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory,
+        samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory, lstm=args.lstm,
     )
     print(_table(report))
     if args.json:

@@ -33,7 +33,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     `calib`: a data spec (edgeprune.data.open_data) or `random[:SEED]`; needed for int8. With a real data
     spec the parity gate runs on its test split and the report has Score before/after.
     `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
-    `lstm="step"` (TFLite): signatures pre / one LSTM step / post, looped by export.tflite_step_runner.
+    `lstm="step"` (TFLite): signatures pre / one LSTM step / post, looped by device_bench.stepped.
     Nothing is written at `out` unless every check passes.
     """
     from edgeprune.atomic import publish_mode

@@ -7,7 +7,7 @@ signatures of one file (litert-torch's multi-signature Converter; they share no 
 - `pre`:  the model's inputs -> `gates_x` (1, T, 4H), the LSTM's input projection of every step (both biases folded);
 - `step`: `gates_x` (1, 4H), `h` (1, H), `c` (1, H) -> `h`, `c` (PyTorch's gate order, as tflite_lstm);
 - `post`: `lstm_out` (1, T, H), the LSTM's output sequence -> the model's output.
-A runner (export.tflite_step_runner) loops `step` over time. The cut is checked in PyTorch before conversion:
+A runner (device_bench.stepped, numpy and the runtime only) loops `step` over time. The cut is checked in PyTorch before conversion:
 the model must use nothing but the LSTM's output sequence after it (not its final cell state, no skip around it).
 """
 
@@ -225,15 +225,15 @@ def _text(value) -> str:
 
 
 def open_stepped_runner(path):
-    """export.tflite_step_runner.SteppedRunner on this Python's TFLite interpreter (one thread)."""
+    """device_bench.stepped.SteppedRunner on this Python's TFLite interpreter (one thread)."""
     from edgeprune.export.quiet import quiet
     from edgeprune.export.runtimes import tflite_interpreter_class
-    from edgeprune.export.tflite_step_runner import SteppedRunner
+    from edgeprune.device_bench.stepped import SteppedRunner
 
     interpreter_class = tflite_interpreter_class()
     try:
         with quiet():
-            return SteppedRunner(path, interpreter_class)
+            return SteppedRunner.open(path, interpreter_class)
     except Exception as exc:
         raise EdgepruneError(f"the TFLite interpreter cannot run {path} as a stepped model: "
                              f"{str(exc).splitlines()[0]}") from None

@@ -1,7 +1,7 @@
 """int8 of a stepped .tflite: each signature calibrated on its own real inputs, hand-over tensors on one range.
 
 The float file itself produces the calibration feeds: `pre` gets the calibration samples, `step` every time
-step's (gates_x, h, c) of those samples, `post` their LSTM output sequences (export.tflite_step_runner's
+step's (gates_x, h, c) of those samples, `post` their LSTM output sequences (device_bench.stepped's
 record). Ranges are true min/max and dead tensors are widened as in export.tflite_quant. A tensor handed from
 one signature to the next (pre's gates_x -> step's gates_x; step's h and c -> its own h and c inputs and post's
 lstm_out) then gets the union of the ranges seen on both sides, so both ends share one scale and zero point and
@@ -19,7 +19,7 @@ from edgeprune.errors import EdgepruneError
 from edgeprune.export.metadata import add_tflite_metadata
 from edgeprune.export.tflite_extra import tflite_extra_error
 from edgeprune.export.tflite_quant import RECIPE, widen_dead_ranges
-from edgeprune.export.tflite_step_runner import CELL, GATES, HIDDEN, SEQUENCE, SIGNATURES, SteppedRunner
+from edgeprune.device_bench.stepped import CELL, GATES, HIDDEN, SEQUENCE, SIGNATURES, SteppedRunner
 
 # (signature, "inputs"|"outputs", name) groups that must share one range
 TIED = (
@@ -31,11 +31,9 @@ TIED = (
 
 def step_feeds(float_path: Path, samples) -> dict[str, list[dict]]:
     """{signature: [feed dict, ...]}: the float file run on `samples` (export.samples.Samples), inputs recorded."""
-    from edgeprune.export.quiet import quiet
-    from edgeprune.export.runtimes import tflite_interpreter_class
+    from edgeprune.export.tflite_step import open_stepped_runner
 
-    with quiet():
-        runner = SteppedRunner(float_path, tflite_interpreter_class())
+    runner = open_stepped_runner(float_path)
     record: dict[str, list[dict]] = {}
     for i in range(len(samples)):
         runner.run_one({k: v[i : i + 1] for k, v in samples.inputs.items()}, record)

@@ -14,7 +14,8 @@ from edgeprune.export import export_model
 from edgeprune.export.metadata import _schema, read_tflite_metadata
 from edgeprune.export.source import resolve
 from edgeprune.export.tflite_step import find_lstm, open_stepped_runner, run_parts, split_at_lstm
-from edgeprune.export.tflite_step_runner import _handover, dequantise, quantise
+from edgeprune.device_bench.runners import open_runner as bench_runner
+from edgeprune.device_bench.stepped import SteppedBenchRunner, _handover, dequantise, quantise
 
 
 def _op_counts(path) -> dict[str, int]:
@@ -58,6 +59,13 @@ def test_stepped_float_and_int8_match_pytorch(tmp_path, standin, fbank, outputs_
     assert runner8.pre.outputs["gates_x"]["quantization"] == ins["gates_x"]["quantization"]
     got8 = runner8({"fbank": x.numpy()})
     assert ((got8 >= 0) == (expected >= 0)).mean() >= 0.9
+
+    bench = bench_runner(str(q), "litert", 1)  # device_bench loops the steps too (one run() = one clip)
+    assert isinstance(bench, SteppedBenchRunner) and [o["name"] for o in bench.outputs] == ["logit"]
+    (index, encoded), = bench.feeds
+    (clip,) = bench.run()
+    fbank_in = dequantise(encoded, runner8.pre.inputs["fbank"])
+    np.testing.assert_array_equal(clip, runner8.run_one({"fbank": fbank_in}))
 
 
 class _Convs(nn.Module):

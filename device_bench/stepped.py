@@ -1,6 +1,7 @@
-"""Run a stepped .tflite (export.tflite_step: signatures pre, step, post): `pre` once, `step` once per time step, `post`.
+"""Run a stepped .tflite (edgeprune export --lstm step: signatures pre, step, post): `pre`, `step` per time step, `post`.
 
-Imports only numpy (the interpreter class is passed in), so the same loop can run on a board. Float or int8:
+numpy and device_bench only (the interpreter is passed in): the loop that edgeprune's export gate and
+calibration use is the one a board runs. `SteppedBenchRunner` is device_bench's Runner for such a file. Float or int8:
 in an int8 file the tensors handed from one signature to the next (gates_x, h, c, lstm_out) were calibrated on
 one shared range (export.tflite_step_quant), so they pass as raw int8 bytes; where two ranges differ, the value
 is re-quantised in numpy. The signatures are called through the interpreter's own wrapper (the calls its
@@ -11,6 +12,8 @@ memory (AllocateTensors) on each call, once per time step here.
 from __future__ import annotations
 
 import numpy as np
+
+from .runners import Runner  # runners imports this module only inside open_runner: no cycle at import time
 
 SIGNATURES = ("pre", "step", "post")
 GATES, HIDDEN, CELL, SEQUENCE = "gates_x", "h", "c", "lstm_out"
@@ -38,12 +41,12 @@ class SteppedRunner:
 
     runtime = "tflite"
 
-    def __init__(self, path, interpreter_class, num_threads: int = 1):
-        self.interpreter = interpreter_class(model_path=str(path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
-        keys = self.interpreter.get_signature_list()
+    def __init__(self, interpreter):
+        """`interpreter`: a TFLite Interpreter (ai-edge-litert or tflite-runtime) of a stepped file."""
+        self.interpreter = interpreter
+        keys = interpreter.get_signature_list()
         if not is_stepped(keys):
-            raise ValueError(f"{path} is not a stepped model (signatures {', '.join(sorted(keys))}; "
+            raise ValueError(f"not a stepped model (signatures {', '.join(sorted(keys)) or 'none'}; "
                              f"expected {', '.join(SIGNATURES)})")
         self._wrapper = self.interpreter._interpreter
         self.pre, self.step, self.post = (_Signature(self.interpreter, k) for k in SIGNATURES)
@@ -56,6 +59,12 @@ class SteppedRunner:
         self._c = _handover(self.step.outputs[CELL], self.step.inputs[CELL])
         self._seq = _handover(self.step.outputs[HIDDEN], self.post.inputs[SEQUENCE])
 
+    @classmethod
+    def open(cls, path, interpreter_class, num_threads: int = 1) -> "SteppedRunner":
+        interpreter = interpreter_class(model_path=str(path), num_threads=num_threads)
+        interpreter.allocate_tensors()
+        return cls(interpreter)
+
     def __call__(self, feeds: dict) -> np.ndarray:
         batch = len(next(iter(feeds.values())))
         results = [self.run_one({k: v[i : i + 1] for k, v in feeds.items()}) for i in range(batch)]
@@ -67,6 +76,11 @@ class SteppedRunner:
         w = self._wrapper
         for name, detail in self.pre.inputs.items():
             w.SetTensor(detail["index"], quantise(inputs[name], detail), self.pre.index)
+        return self.run_set(inputs, record)
+
+    def run_set(self, inputs: dict | None = None, record: dict | None = None) -> np.ndarray:
+        """The output for the inputs already set in `pre`'s tensors (run_one, or a benchmark's encoded feeds)."""
+        w = self._wrapper
         w.Invoke(self.pre.index)
         gates = self._gates(w.GetTensor(self.pre.outputs[GATES]["index"], self.pre.index))
         s, ins, outs = self.step.index, self.step.inputs, self.step.outputs
@@ -124,3 +138,28 @@ def dequantise(value, detail: dict) -> np.ndarray:
         return np.asarray(value, dtype=np.float32)
     scale, zero = detail["quantization"]
     return ((np.asarray(value).astype(np.float32) - zero) * scale).astype(np.float32)
+
+
+def stepped_bench_runner(runner):
+    """`runner` (runners.TfliteRunner) as a SteppedBenchRunner when its file is stepped, else itself."""
+    if not is_stepped(runner.interpreter.get_signature_list()):
+        return runner
+    return SteppedBenchRunner(runner)
+
+
+class SteppedBenchRunner(Runner):
+    """device_bench's Runner for a stepped file: one run() is one clip (pre, every step, post)."""
+
+    def __init__(self, base):
+        self.runtime, self.version = base.runtime, base.version
+        super().__init__(base.path, base.inputs, base.outputs, {"lstm": "step"})
+        self.loop = SteppedRunner(base.interpreter)
+        self.feeds = base.feeds  # pre's inputs (the primary subgraph's), encoded in their dtype
+        self.outputs = [{"name": name, "shape": [int(x) for x in d["shape"]], "type": np.dtype(d["dtype"]).name}
+                        for name, d in self.loop.post.outputs.items()]
+
+    def run(self):
+        w = self.loop._wrapper
+        for index, value in self.feeds:
+            w.SetTensor(index, value, self.loop.pre.index)
+        return [self.loop.run_set()]

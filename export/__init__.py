@@ -156,10 +156,9 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
 
         report["onnx"] = to_onnx(source, float_path, metadata, simplify=simplify)
     elif lstm == "step":
-        from edgeprune.export.tflite_step import open_stepped_runner, to_tflite_step
+        from edgeprune.export.tflite_step import to_tflite_step
 
         report["tflite"] = to_tflite_step(source, float_path, metadata)
-        open_runner = open_stepped_runner  # noqa: F811 (a stepped file is run by looping its step signature)
     else:
         from edgeprune.export.tflite_export import to_tflite
 

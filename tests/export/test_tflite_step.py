@@ -12,10 +12,11 @@ from edgeprune.cli import main
 from edgeprune.errors import EdgepruneError
 from edgeprune.export import export_model
 from edgeprune.export.metadata import _schema, read_tflite_metadata
+from edgeprune.export.runtimes import open_runner
 from edgeprune.export.source import resolve
 from edgeprune.export.tflite_step import find_lstm, open_stepped_runner, run_parts, split_at_lstm
 from edgeprune.device_bench.runners import open_runner as bench_runner
-from edgeprune.device_bench.stepped import SteppedBenchRunner, _handover, dequantise, quantise
+from edgeprune.device_bench.stepped import SteppedBenchRunner, SteppedRunner, _handover, dequantise, quantise
 
 
 def _op_counts(path) -> dict[str, int]:
@@ -39,6 +40,7 @@ def test_stepped_float_and_int8_match_pytorch(tmp_path, standin, fbank, outputs_
     assert read_tflite_metadata(out.read_bytes())["lstm"] == "step"
     runner = open_stepped_runner(out)  # the file re-read
     assert runner.input_names == ["fbank"]
+    assert isinstance(open_runner(out), SteppedRunner)  # export's runner for any file knows a stepped one
     with torch.no_grad():
         expected = net(x).numpy()
     np.testing.assert_allclose(runner({"fbank": x.numpy()}), expected, atol=1e-4)

@@ -1,12 +1,12 @@
-"""Run a stepped .tflite (edgeprune export --lstm step: signatures pre, step, post): `pre`, `step` per time step, `post`.
+"""Run a stepped .tflite (edgeprune export --lstm step: signatures pre, step, post): pre, step T/K times, post.
 
-numpy and device_bench only (the interpreter is passed in): the loop that edgeprune's export gate and
-calibration use is the one a board runs. `SteppedBenchRunner` is device_bench's Runner for such a file. Float or int8:
-in an int8 file the tensors handed from one signature to the next (gates_x, h, c, lstm_out) were calibrated on
-one shared range (export.tflite_step_quant), so they pass as raw int8 bytes; where two ranges differ, the value
-is re-quantised in numpy. The signatures are called through the interpreter's own wrapper (the calls its
-SignatureRunner makes), because SignatureRunner.__call__ also resizes every input and re-plans the subgraph's
-memory (AllocateTensors) on each call, once per time step here.
+numpy and device_bench only (the interpreter is passed in): the loop that edgeprune's export gate and calibration
+use is the one a board runs. `SteppedBenchRunner` is device_bench's Runner for such a file. `step` runs K time
+steps per call (K = the length of its gates_x input). In an int8 file the tensors handed from one signature to the
+next (gates_x, h, c, lstm_out) were calibrated on one shared range (export.tflite_step_quant), so they pass as raw
+int8 bytes; where two ranges differ, the value is re-quantised in numpy. The signatures are called through the
+interpreter's own wrapper (the calls its SignatureRunner makes), because SignatureRunner.__call__ also resizes
+every input and re-plans the subgraph's memory (AllocateTensors) on each call, T/K times a clip here.
 """
 
 from __future__ import annotations
@@ -53,11 +53,18 @@ class SteppedRunner:
         self.input_names = list(self.pre.inputs)
         self.output_name = next(iter(self.post.outputs))
         self.hidden = int(self.step.inputs[HIDDEN]["shape"][-1])
+        self.chunk = int(self.step.inputs[GATES]["shape"][1])  # time steps per call of `step`
+        ins, outs = self.step.inputs, self.step.outputs
         # hand-over conversions: raw copy where the ranges agree
-        self._gates = _handover(self.pre.outputs[GATES], self.step.inputs[GATES])
-        self._h = _handover(self.step.outputs[HIDDEN], self.step.inputs[HIDDEN])
-        self._c = _handover(self.step.outputs[CELL], self.step.inputs[CELL])
-        self._seq = _handover(self.step.outputs[HIDDEN], self.post.inputs[SEQUENCE])
+        self._gates = _handover(self.pre.outputs[GATES], ins[GATES])
+        self._h = _handover(outs[SEQUENCE], ins[HIDDEN])
+        self._c = _handover(outs[CELL], ins[CELL])
+        self._seq = _handover(outs[SEQUENCE], self.post.inputs[SEQUENCE])
+        self._raw_state = _same_encoding(outs[SEQUENCE], ins[HIDDEN]) and _same_encoding(outs[CELL], ins[CELL])
+        self._step_indices = tuple(d["index"] for d in (ins[GATES], ins[HIDDEN], ins[CELL], outs[SEQUENCE], outs[CELL]))
+        self._gates_out = self.pre.outputs[GATES]["index"]
+        self._h0 = quantise(np.zeros((1, self.hidden), np.float32), ins[HIDDEN])
+        self._c0 = quantise(np.zeros((1, self.hidden), np.float32), ins[CELL])
 
     @classmethod
     def open(cls, path, interpreter_class, num_threads: int = 1) -> "SteppedRunner":
@@ -80,40 +87,71 @@ class SteppedRunner:
 
     def run_set(self, inputs: dict | None = None, record: dict | None = None) -> np.ndarray:
         """The output for the inputs already set in `pre`'s tensors (run_one, or a benchmark's encoded feeds)."""
-        w = self._wrapper
+        w, s = self._wrapper, self.step.index
         w.Invoke(self.pre.index)
-        gates = self._gates(w.GetTensor(self.pre.outputs[GATES]["index"], self.pre.index))
-        s, ins, outs = self.step.index, self.step.inputs, self.step.outputs
-        gi, hi, ci = ins[GATES]["index"], ins[HIDDEN]["index"], ins[CELL]["index"]
-        ho, co = outs[HIDDEN]["index"], outs[CELL]["index"]
-        h = quantise(np.zeros((1, self.hidden), np.float32), ins[HIDDEN])
-        c = quantise(np.zeros((1, self.hidden), np.float32), ins[CELL])
-        hs = []
-        for t in range(gates.shape[1]):
-            g = np.ascontiguousarray(gates[:, t])
-            if record is not None:
-                record.setdefault("step", []).append(
-                    {GATES: dequantise(g, ins[GATES]), HIDDEN: dequantise(h, ins[HIDDEN]), CELL: dequantise(c, ins[CELL])})
+        gates = self._gates(w.GetTensor(self._gates_out, self.pre.index))
+        chunks = gates.reshape(gates.shape[1] // self.chunk, 1, self.chunk, gates.shape[2])  # batch 1: views
+        if record is not None:
+            return self._record(inputs, chunks, record)
+        set_tensor, get_tensor, invoke = w.SetTensor, w.GetTensor, w.Invoke
+        gi, hi, ci, so, co = self._step_indices
+        h, c, outs = self._h0, self._c0, []
+        if self._raw_state:  # an int8 file with tied ranges, or a float file: no numpy work per call
+            for g in chunks:
+                set_tensor(gi, g, s)
+                set_tensor(hi, h, s)
+                set_tensor(ci, c, s)
+                invoke(s)
+                out = get_tensor(so, s)
+                c = get_tensor(co, s)
+                h = out[:, -1]
+                outs.append(out)
+        else:
+            for g in chunks:
+                set_tensor(gi, g, s)
+                set_tensor(hi, h, s)
+                set_tensor(ci, c, s)
+                invoke(s)
+                out = get_tensor(so, s)
+                h, c = self._h(np.ascontiguousarray(out[:, -1])), self._c(get_tensor(co, s))
+                outs.append(out)
+        return self._post(self._seq(np.concatenate(outs, axis=1)))
+
+    def _record(self, inputs, chunks, record) -> np.ndarray:
+        """run_set's loop, recording every signature's inputs de-quantised (calibration)."""
+        w, s, ins = self._wrapper, self.step.index, self.step.inputs
+        gi, hi, ci, so, co = self._step_indices
+        h, c, outs = self._h0, self._c0, []
+        record.setdefault("pre", []).append({k: np.asarray(v, np.float32) for k, v in inputs.items()})
+        for g in chunks:
+            record.setdefault("step", []).append(
+                {GATES: dequantise(g, ins[GATES]), HIDDEN: dequantise(h, ins[HIDDEN]), CELL: dequantise(c, ins[CELL])})
             w.SetTensor(gi, g, s)
             w.SetTensor(hi, h, s)
             w.SetTensor(ci, c, s)
             w.Invoke(s)
-            out_h = w.GetTensor(ho, s)
-            hs.append(out_h)
-            h, c = self._h(out_h), self._c(w.GetTensor(co, s))
-        seq = self._seq(np.stack(hs, axis=1))
-        if record is not None:
-            record.setdefault("pre", []).append({k: np.asarray(v, np.float32) for k, v in inputs.items()})
-            record.setdefault("post", []).append({SEQUENCE: dequantise(seq, self.post.inputs[SEQUENCE])})
+            out = w.GetTensor(so, s)
+            h, c = self._h(np.ascontiguousarray(out[:, -1])), self._c(w.GetTensor(co, s))
+            outs.append(out)
+        seq = self._seq(np.concatenate(outs, axis=1))
+        record.setdefault("post", []).append({SEQUENCE: dequantise(seq, self.post.inputs[SEQUENCE])})
+        return self._post(seq)
+
+    def _post(self, seq) -> np.ndarray:
+        w = self._wrapper
         w.SetTensor(self.post.inputs[SEQUENCE]["index"], seq, self.post.index)
         w.Invoke(self.post.index)
         detail = self.post.outputs[self.output_name]
         return dequantise(w.GetTensor(detail["index"], self.post.index), detail)
 
 
+def _same_encoding(a: dict, b: dict) -> bool:
+    return np.dtype(a["dtype"]) == np.dtype(b["dtype"]) and _qparams(a) == _qparams(b)
+
+
 def _handover(source: dict, target: dict):
     """A function taking `source`'s tensor values to `target`'s encoding: identity when both encode alike."""
-    if np.dtype(source["dtype"]) == np.dtype(target["dtype"]) and _qparams(source) == _qparams(target):
+    if _same_encoding(source, target):
         return lambda value: value
     return lambda value: quantise(dequantise(value, source), target)
 

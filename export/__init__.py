@@ -27,13 +27,14 @@ __all__ = ["FORMATS", "export_model"]
 def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | None = None,
                  simplify: bool = True, *, samples: int | None = None, calib_samples: int = 200,
                  example_inputs=None, input_names=None, task: str | None = None, meta: dict | None = None,
-                 trust_factory: bool = False, gate: bool = True, lstm: str = "unroll") -> dict:
+                 trust_factory: bool = False, gate: bool = True, lstm: str = "unroll",
+                 lstm_chunk: int | None = None) -> dict:
     """Export to `out` (.onnx / .tflite) and return a JSON-serialisable report.
 
     `calib`: a data spec (edgeprune.data.open_data) or `random[:SEED]`; needed for int8. With a real data
     spec the parity gate runs on its test split and the report has Score before/after.
     `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
-    `lstm="step"` (TFLite): signatures pre / one LSTM step / post, looped by device_bench.stepped.
+    `lstm="step"` (TFLite): signatures pre / `lstm_chunk` LSTM time steps / post, looped by device_bench.stepped.
     Nothing is written at `out` unless every check passes.
     """
     from edgeprune.atomic import publish_mode
@@ -50,6 +51,8 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
         raise EdgepruneError(f"unknown lstm mode {lstm!r}; choose one of {', '.join(LSTM_MODES)}")
     if lstm == "step" and fmt != "tflite":
         raise EdgepruneError(f"--lstm step is a TFLite option; {fmt} keeps the LSTM as one op")
+    if lstm_chunk is not None and (lstm != "step" or lstm_chunk < 1):
+        raise EdgepruneError(f"--lstm-chunk {lstm_chunk}: a positive number of time steps, with --lstm step only")
     if fmt == "tflite":
         from edgeprune.export.tflite_extra import require_tflite
 
@@ -81,7 +84,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     work, owner = _claim_work_dir(out.parent)
     try:
         final = _export_into(work, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                             data_spec is not None, lstm)
+                             data_spec is not None, lstm, lstm_chunk)
         publish_mode(final, directory=False)
         os.replace(final, out)
     finally:
@@ -144,7 +147,7 @@ def _alive(pid: int) -> bool:
 
 
 def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                 scored: bool, lstm: str = "unroll") -> Path:
+                 scored: bool, lstm: str = "unroll", lstm_chunk: int | None = None) -> Path:
     from edgeprune.export.parity import compare, gate as parity_gate, torch_outputs
     from edgeprune.export.runtimes import open_runner
     from edgeprune.export.samples import spec_samples
@@ -156,9 +159,9 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
 
         report["onnx"] = to_onnx(source, float_path, metadata, simplify=simplify)
     elif lstm == "step":
-        from edgeprune.export.tflite_step import to_tflite_step
+        from edgeprune.export.tflite_step import DEFAULT_CHUNK, to_tflite_step
 
-        report["tflite"] = to_tflite_step(source, float_path, metadata)
+        report["tflite"] = to_tflite_step(source, float_path, metadata, lstm_chunk or DEFAULT_CHUNK)
     else:
         from edgeprune.export.tflite_export import to_tflite
 

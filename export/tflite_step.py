@@ -5,9 +5,11 @@ loop ("Lowering not found: while_loop" for torch's while_loop), so a whole-model
 (about 600 ops for tv-audio's 32 steps). Here the model is cut at its LSTM into three modules converted as three
 signatures of one file (litert-torch's multi-signature Converter; they share no weights):
 - `pre`:  the model's inputs -> `gates_x` (1, T, 4H), the LSTM's input projection of every step (both biases folded);
-- `step`: `gates_x` (1, 4H), `h` (1, H), `c` (1, H) -> `h`, `c` (PyTorch's gate order, as tflite_lstm);
+- `step`: `gates_x` (1, K, 4H), `h` (1, H), `c` (1, H) -> `lstm_out` (1, K, H), `c`: K time steps (`chunk`,
+  a divisor of T) in PyTorch's gate order, as tflite_lstm; the next call's `h` is the last row of `lstm_out`;
 - `post`: `lstm_out` (1, T, H), the LSTM's output sequence -> the model's output.
-A runner (device_bench.stepped, numpy and the runtime only) loops `step` over time. The cut is checked in PyTorch before conversion:
+A runner (device_bench.stepped, numpy and the runtime only) calls `step` T/K times. K trades Python calls per clip
+(each costs a few microseconds of interpreter overhead) against ops and tensors in the file. The cut is checked in PyTorch before conversion:
 the model must use nothing but the LSTM's output sequence after it (not its final cell state, no skip around it).
 """
 
@@ -25,6 +27,7 @@ from edgeprune.export.rewrite import replace_modules
 
 SIGNATURES = ("pre", "step", "post")
 GATES, HIDDEN, CELL, SEQUENCE = "gates_x", "h", "c", "lstm_out"  # signature input/output names
+DEFAULT_CHUNK = 4  # time steps per call of `step` (docs: measured per clip against the unrolled file)
 SPLIT_TOL = 1e-4  # the three parts chained in PyTorch must give the model's output within this (relative)
 
 
@@ -93,18 +96,21 @@ class _Pre(nn.Module):
 
 
 class Step(nn.Module):
-    """One LSTM time step: (input projection of this step, h, c) -> {h, c}."""
+    """K LSTM time steps: (input projections of these steps (B, K, 4H), h, c) -> {lstm_out (B, K, H), c}."""
 
     def __init__(self, lstm: nn.LSTM):
         super().__init__()
         self.weight_hh = nn.Parameter(lstm.weight_hh_l0.detach().clone(), requires_grad=False)
 
     def forward(self, gates_x, h, c):
-        gates = gates_x + F.linear(h, self.weight_hh)
-        i, f, g, o = gates.chunk(4, dim=1)  # PyTorch's gate order
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return {HIDDEN: h, CELL: c}
+        hs = []
+        for t in range(gates_x.shape[1]):
+            gates = gates_x[:, t] + F.linear(h, self.weight_hh)
+            i, f, g, o = gates.chunk(4, dim=1)  # PyTorch's gate order
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            hs.append(h)
+        return {SEQUENCE: torch.stack(hs, dim=1), CELL: c}
 
 
 class _Post(nn.Module):
@@ -127,10 +133,14 @@ class StepParts:
     hidden: int
     steps: int
     lstm_name: str
+    chunk: int = 1
 
 
-def split_at_lstm(source) -> StepParts:
-    """The three parts of `source` (export.source.ExportSource), checked in PyTorch on its example inputs."""
+def split_at_lstm(source, chunk: int = DEFAULT_CHUNK) -> StepParts:
+    """The three parts of `source` (export.source.ExportSource), checked in PyTorch on its example inputs; `step`
+    takes the largest divisor of the sequence length that is at most `chunk` time steps."""
+    if chunk < 1:
+        raise EdgepruneError(f"--lstm step: the chunk must be a positive number of time steps, got {chunk}")
     from edgeprune.export.tflite_conv3d import replace_conv3d
 
     model, _ = replace_conv3d(source.model)  # the converter segfaults on Conv3d (tflite_conv3d)
@@ -143,8 +153,9 @@ def split_at_lstm(source) -> StepParts:
                       _Post(post_model, feed, source.example, source.output_name).eval(), lstm.hidden_size, 0, name)
     with torch.no_grad():
         expected = source.model(*source.example).float()
-        got, gates = run_parts(parts, dict(zip(source.input_names, source.example)))
-    parts.steps = int(gates.shape[1])
+        parts.steps = int(parts.pre(**dict(zip(source.input_names, source.example)))[GATES].shape[1])
+        parts.chunk = max(k for k in range(1, min(chunk, parts.steps) + 1) if parts.steps % k == 0)
+        got, _ = run_parts(parts, dict(zip(source.input_names, source.example)))
     diff = float((expected - got).abs().max()) if expected.shape == got.shape else float("inf")
     scale = max(1.0, float(expected.abs().max()))
     if not diff <= SPLIT_TOL * scale:  # NaN too: the model used the LSTM's final cell state
@@ -159,27 +170,28 @@ def run_parts(parts: StepParts, inputs: dict) -> tuple[torch.Tensor, torch.Tenso
     gates = parts.pre(**inputs)[GATES]
     h = gates.new_zeros(gates.shape[0], parts.hidden)
     c = torch.zeros_like(h)
-    hs = []
-    for t in range(gates.shape[1]):
-        out = parts.step(gates[:, t], h, c)
-        h, c = out[HIDDEN], out[CELL]
-        hs.append(h)
-    post = parts.post(torch.stack(hs, dim=1))
+    chunks = []
+    for start in range(0, gates.shape[1], parts.chunk):
+        out = parts.step(gates[:, start : start + parts.chunk], h, c)
+        c = out[CELL]
+        chunks.append(out[SEQUENCE])
+        h = chunks[-1][:, -1]
+    post = parts.post(torch.cat(chunks, dim=1))
     return next(iter(post.values())).float(), gates
 
 
-def to_tflite_step(source, path: Path, metadata: dict[str, str]) -> dict:
+def to_tflite_step(source, path: Path, metadata: dict[str, str], chunk: int = DEFAULT_CHUNK) -> dict:
     """Write `source` as a float stepped .tflite at `path` (signatures pre/step/post); return what was done."""
     from edgeprune.export.metadata import add_tflite_metadata
     from edgeprune.export.quiet import quiet
     from edgeprune.export.tflite_export import import_litert_torch
     from edgeprune.export.unsupported import converter_error
 
-    parts = split_at_lstm(source)
+    parts = split_at_lstm(source, chunk)
     with quiet():
         litert_torch = import_litert_torch()
     h = torch.zeros(1, parts.hidden)
-    gates = torch.zeros(1, 4 * parts.hidden)
+    gates = torch.zeros(1, parts.chunk, 4 * parts.hidden)
     try:
         with quiet():
             converted = (litert_torch.signature("pre", parts.pre, sample_kwargs=dict(zip(source.input_names, source.example)))
@@ -189,9 +201,9 @@ def to_tflite_step(source, path: Path, metadata: dict[str, str]) -> dict:
             blob = bytes(converted.model_content())
     except Exception as exc:
         raise converter_error("TFLite conversion (--lstm step)", exc, source.model, source.example) from None
-    path.write_bytes(add_tflite_metadata(prefix_tensor_names(blob), {**metadata, "lstm": "step"}))
+    path.write_bytes(add_tflite_metadata(prefix_tensor_names(blob), {**metadata, "lstm": "step", "lstm_chunk": str(parts.chunk)}))
     return {"shapes": {n: list(t.shape) for n, t in zip(source.input_names, source.example)}, "lstm": "step",
-            "lstm_layer": parts.lstm_name, "steps": parts.steps, "hidden": parts.hidden,
+            "lstm_layer": parts.lstm_name, "steps": parts.steps, "hidden": parts.hidden, "chunk": parts.chunk,
             "signatures": list(SIGNATURES)}
 
 

@@ -3,8 +3,8 @@
 The float file itself produces the calibration feeds: `pre` gets the calibration samples, `step` every time
 step's (gates_x, h, c) of those samples, `post` their LSTM output sequences (device_bench.stepped's
 record). Ranges are true min/max and dead tensors are widened as in export.tflite_quant. A tensor handed from
-one signature to the next (pre's gates_x -> step's gates_x; step's h and c -> its own h and c inputs and post's
-lstm_out) then gets the union of the ranges seen on both sides, so both ends share one scale and zero point and
+one signature to the next (pre's gates_x -> step's gates_x; step's lstm_out -> its own h input (the last row) and
+post's lstm_out; step's c -> its own c input) then gets the union of the ranges seen on both sides, so both ends share one scale and zero point and
 the runner passes the int8 bytes on without re-quantising.
 """
 
@@ -24,7 +24,7 @@ from edgeprune.device_bench.stepped import CELL, GATES, HIDDEN, SEQUENCE, SIGNAT
 # (signature, "inputs"|"outputs", name) groups that must share one range
 TIED = (
     (("pre", "outputs", GATES), ("step", "inputs", GATES)),
-    (("step", "inputs", HIDDEN), ("step", "outputs", HIDDEN), ("post", "inputs", SEQUENCE)),
+    (("step", "inputs", HIDDEN), ("step", "outputs", SEQUENCE), ("post", "inputs", SEQUENCE)),
     (("step", "inputs", CELL), ("step", "outputs", CELL)),
 )
 
@@ -69,9 +69,15 @@ def quantize_tflite_step(float_path: Path, out_path: Path, samples, metadata: di
     except Exception as exc:
         raise EdgepruneError(f"TFLite int8 quantisation failed (--lstm step): {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:300]}") from None
-    out_path.write_bytes(add_tflite_metadata(bytes(result.quantized_model), {**metadata, "lstm": "step"}))
+    out_path.write_bytes(add_tflite_metadata(bytes(result.quantized_model), {**metadata, "lstm": "step", "lstm_chunk": metadata_chunk(float_path)}))
     return {"calibration_samples": len(feeds["pre"]), "calibration_steps": len(feeds["step"]), "recipe": RECIPE,
             "calibration": "min_max", "dead_tensors": widened, "tied_ranges": len(TIED)}
+
+
+def metadata_chunk(float_path: Path) -> str:
+    from edgeprune.export.metadata import read_tflite_metadata
+
+    return read_tflite_metadata(Path(float_path).read_bytes()).get("lstm_chunk", "")
 
 
 def signature_tensor_names(blob: bytes) -> dict[tuple[str, str, str], str]:

@@ -34,9 +34,10 @@ def test_stepped_float_and_int8_match_pytorch(tmp_path, standin, fbank, outputs_
     report = export_model(net, "tflite", out, example_inputs=fbank, input_names=("fbank",), lstm="step")
     assert report["parity"]["passed"] and report["parity"]["max_abs_diff"] <= 1e-4
     assert report["tflite"]["steps"] == 30 and report["tflite"]["hidden"] == 12
+    assert report["tflite"]["chunk"] == 3  # the default 4 does not divide 30
     counts = _op_counts(out)
     assert set(counts) == {"pre", "step", "post"}
-    assert sum(counts.values()) < 60  # not unrolled: 30 steps of ~15 ops would be over 400
+    assert sum(counts.values()) < 100  # not unrolled: 30 steps of ~15 ops would be over 400
     assert read_tflite_metadata(out.read_bytes())["lstm"] == "step"
     runner = open_stepped_runner(out)  # the file re-read
     assert runner.input_names == ["fbank"]
@@ -50,13 +51,13 @@ def test_stepped_float_and_int8_match_pytorch(tmp_path, standin, fbank, outputs_
                            example_inputs=fbank, input_names=("fbank",), lstm="step")
     assert report8["parity_int8"]["passed"] and report8["parity_int8"]["decision_agreement"] >= 0.99
     assert report8["parity_int8"]["outputs_vary"]
-    assert report8["quantization"]["calibration_steps"] == 50 * 30  # every time step of every sample
+    assert report8["quantization"]["calibration_steps"] == 50 * 10  # every call of step (3 steps) of every sample
     assert report8["size_bytes"] < report8["float_size_bytes"]
     runner8 = open_stepped_runner(q)
     ins, outs = runner8.step.inputs, runner8.step.outputs
     assert np.dtype(ins["h"]["dtype"]) == np.int8 and np.dtype(runner8.pre.inputs["fbank"]["dtype"]) == np.int8
     # hand-over tensors share one scale and zero point: the runner passes the int8 bytes on
-    assert ins["h"]["quantization"] == outs["h"]["quantization"] == runner8.post.inputs["lstm_out"]["quantization"]
+    assert ins["h"]["quantization"] == outs["lstm_out"]["quantization"] == runner8.post.inputs["lstm_out"]["quantization"]
     assert ins["c"]["quantization"] == outs["c"]["quantization"]
     assert runner8.pre.outputs["gates_x"]["quantization"] == ins["gates_x"]["quantization"]
     got8 = runner8({"fbank": x.numpy()})
@@ -92,6 +93,10 @@ def test_cli_step_refusals_are_one_line(tmp_path, capsys):
     rc = main(["export", str(ckpt), "--format", "onnx", "--lstm", "step", "--out", str(tmp_path / "m.onnx")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "--lstm step is a TFLite option" in err
+    rc = main(["export", str(ckpt), "--format", "tflite", "--lstm", "step", "--lstm-chunk", "0",
+               "--out", str(tmp_path / "m.tflite")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--lstm-chunk 0: a positive number of time steps" in err
 
 
 def test_cli_refuses_step_without_lstm(tmp_path, capsys):
@@ -135,12 +140,12 @@ def test_split_refuses_a_model_that_uses_the_final_cell_state(fbank):
         split_at_lstm(_source(_UsesCell(), fbank))
 
 
-@pytest.mark.parametrize("batch_first", [True, False])
-def test_split_parts_chain_to_the_model(fbank, outputs_vary, batch_first):
+@pytest.mark.parametrize("batch_first, chunk, used", [(True, 1, 1), (False, 7, 6), (True, 64, 30)])
+def test_split_parts_chain_to_the_model(fbank, outputs_vary, batch_first, chunk, used):
     torch.manual_seed(0)
     net = _SeqOnly(batch_first).eval()
-    parts = split_at_lstm(_source(net, fbank))
-    assert parts.steps == 30 and parts.hidden == 6
+    parts = split_at_lstm(_source(net, fbank), chunk)
+    assert parts.steps == 30 and parts.hidden == 6 and parts.chunk == used  # the largest divisor of 30 <= chunk
     x = torch.randn(8, 30, 40, generator=torch.Generator().manual_seed(2))
     outputs_vary(net, (x,))
     with torch.no_grad():

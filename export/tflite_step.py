@@ -1,4 +1,4 @@
-"""A model with one LSTM as a stepped .tflite: signatures `pre`, `step` (one LSTM time step) and `post` in one file.
+"""A model with one LSTM as a stepped .tflite: signatures `pre`, `step` (K LSTM time steps) and `post` in one file.
 
 litert-torch 0.10 cannot emit TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM, and it has no lowering for a while
 loop ("Lowering not found: while_loop" for torch's while_loop), so a whole-model file unrolls the LSTM over time
@@ -9,8 +9,9 @@ signatures of one file (litert-torch's multi-signature Converter; they share no 
   a divisor of T) in PyTorch's gate order, as tflite_lstm; the next call's `h` is the last row of `lstm_out`;
 - `post`: `lstm_out` (1, T, H), the LSTM's output sequence -> the model's output.
 A runner (device_bench.stepped, numpy and the runtime only) calls `step` T/K times. K trades Python calls per clip
-(each costs a few microseconds of interpreter overhead) against ops and tensors in the file. The cut is checked in PyTorch before conversion:
-the model must use nothing but the LSTM's output sequence after it (not its final cell state, no skip around it).
+(each costs a few microseconds of interpreter overhead) against ops and tensors in the file. The cut is checked
+in PyTorch before conversion: the model must use nothing but the LSTM's output sequence after it (not its final
+cell state, no path around it).
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lstm-chunk", type=int, default=None, metavar="K",
                         help="with --lstm step: time steps per call of the step signature (default 4; the largest "
                         "divisor of the sequence length not above K is used)")
+    parser.add_argument("--lstm-step-bits", type=int, choices=(8, 16), default=8,
+                        help="with --lstm step --int8: activation bits of the step signature (16: the recurrent "
+                        "state in int16, weights int8; more accurate, slower)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxsim (ONNX only)")
     parser.add_argument("--trust-factory", action="store_true",
                         help="import the user factory a non-zoo checkpoint names (runs its code)")
@@ -61,6 +64,8 @@ def check_args(args) -> None:
         raise EdgepruneError(f"--lstm step is a TFLite option; --format {args.format} keeps the LSTM as one op")
     if args.lstm_chunk is not None and (args.lstm != "step" or args.lstm_chunk < 1):
         raise EdgepruneError(f"--lstm-chunk {args.lstm_chunk}: a positive number of time steps, with --lstm step only")
+    if args.lstm_step_bits == 16 and not (args.lstm == "step" and args.int8):
+        raise EdgepruneError("--lstm-step-bits 16 needs --lstm step --int8")
     if args.json:
         check_out_file(args.json, "--json")
 
@@ -72,7 +77,7 @@ def run(args) -> int:
     report = export_model(
         args.checkpoint, args.format, args.out, int8=args.int8, calib=args.calib, simplify=not args.no_simplify,
         samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory, lstm=args.lstm,
-        lstm_chunk=args.lstm_chunk,
+        lstm_chunk=args.lstm_chunk, lstm_step_bits=args.lstm_step_bits,
     )
     print(_table(report))
     if args.json:

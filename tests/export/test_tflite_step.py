@@ -63,6 +63,15 @@ def test_stepped_float_and_int8_match_pytorch(tmp_path, standin, fbank, outputs_
     got8 = runner8({"fbank": x.numpy()})
     assert ((got8 >= 0) == (expected >= 0)).mean() >= 0.9
 
+    q16 = tmp_path / "q16.tflite"  # the step signature in int16 activations, the rest int8
+    report16 = export_model(net, "tflite", q16, int8=True, calib="random", samples=100, calib_samples=20,
+                            example_inputs=fbank, input_names=("fbank",), lstm="step", lstm_step_bits=16)
+    assert report16["parity_int8"]["passed"]
+    runner16 = open_stepped_runner(q16)
+    assert {np.dtype(d["dtype"]) for d in runner16.step.inputs.values()} == {np.dtype(np.int16)}
+    assert np.dtype(runner16.pre.inputs["fbank"]["dtype"]) == np.int8
+    assert ((runner16({"fbank": x.numpy()}) >= 0) == (expected >= 0)).mean() >= 0.9
+
     bench = bench_runner(str(q), "litert", 1)  # device_bench loops the steps too (one run() = one clip)
     assert isinstance(bench, SteppedBenchRunner) and [o["name"] for o in bench.outputs] == ["logit"]
     (index, encoded), = bench.feeds
@@ -93,6 +102,9 @@ def test_cli_step_refusals_are_one_line(tmp_path, capsys):
     rc = main(["export", str(ckpt), "--format", "onnx", "--lstm", "step", "--out", str(tmp_path / "m.onnx")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "--lstm step is a TFLite option" in err
+    rc = main(["export", str(ckpt), "--format", "tflite", "--lstm-step-bits", "16", "--out", str(tmp_path / "m.tflite")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--lstm-step-bits 16 needs --lstm step --int8" in err
     rc = main(["export", str(ckpt), "--format", "tflite", "--lstm", "step", "--lstm-chunk", "0",
                "--out", str(tmp_path / "m.tflite")])
     err = capsys.readouterr().err.strip()

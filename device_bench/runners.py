@@ -178,4 +178,6 @@ def open_runner(path: str, runtime: str, threads: int, overrides: dict | None = 
         raise BenchError(f"model file not found: {path}")
     if runtime == "ort":
         return OrtRunner(path, threads, overrides or {}, seed)
-    return TfliteRunner(runtime, path, threads, overrides or {}, seed)
+    from .stepped import stepped_bench_runner  # a stepped file (export --lstm step) runs pre, every step, post
+
+    return stepped_bench_runner(TfliteRunner(runtime, path, threads, overrides or {}, seed))

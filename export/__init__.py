@@ -16,6 +16,7 @@ from pathlib import Path
 from edgeprune.errors import EdgepruneError
 
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
+LSTM_MODES = ("unroll", "step")  # TFLite: the LSTM unrolled over time in one graph, or a stepped file (tflite_step)
 _WORK_PREFIX = ".edgeprune-export-"
 _WORK_NAME = re.compile(r"^\.edgeprune-export-(\d+)-[^/]+$")  # .edgeprune-export-<owner pid>-<random>
 _OWNER = ".owner"  # inside a work folder: flocked by the exporting process for its life
@@ -26,12 +27,15 @@ __all__ = ["FORMATS", "export_model"]
 def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | None = None,
                  simplify: bool = True, *, samples: int | None = None, calib_samples: int = 200,
                  example_inputs=None, input_names=None, task: str | None = None, meta: dict | None = None,
-                 trust_factory: bool = False, gate: bool = True) -> dict:
+                 trust_factory: bool = False, gate: bool = True, lstm: str = "unroll",
+                 lstm_chunk: int | None = None, lstm_step_bits: int = 8) -> dict:
     """Export to `out` (.onnx / .tflite) and return a JSON-serialisable report.
 
     `calib`: a data spec (edgeprune.data.open_data) or `random[:SEED]`; needed for int8. With a real data
     spec the parity gate runs on its test split and the report has Score before/after.
     `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
+    `lstm="step"` (TFLite): signatures pre / `lstm_chunk` LSTM time steps / post, looped by device_bench.stepped;
+    `lstm_step_bits=16` gives the int8 file's step signature int16 activations.
     Nothing is written at `out` unless every check passes.
     """
     from edgeprune.atomic import publish_mode
@@ -44,6 +48,14 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     out = Path(out)
     if out.suffix != FORMATS[fmt]:
         raise EdgepruneError(f"--out {out} must end in {FORMATS[fmt]} for format {fmt}")
+    if lstm not in LSTM_MODES:
+        raise EdgepruneError(f"unknown lstm mode {lstm!r}; choose one of {', '.join(LSTM_MODES)}")
+    if lstm == "step" and fmt != "tflite":
+        raise EdgepruneError(f"--lstm step is a TFLite option; {fmt} keeps the LSTM as one op")
+    if lstm_chunk is not None and (lstm != "step" or lstm_chunk < 1):
+        raise EdgepruneError(f"--lstm-chunk {lstm_chunk}: a positive number of time steps, with --lstm step only")
+    if lstm_step_bits not in (8, 16) or (lstm_step_bits == 16 and not (lstm == "step" and int8)):
+        raise EdgepruneError(f"--lstm-step-bits {lstm_step_bits}: 8 or 16, and 16 only with --lstm step --int8")
     if fmt == "tflite":
         from edgeprune.export.tflite_extra import require_tflite
 
@@ -52,6 +64,10 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
         raise EdgepruneError("int8 export needs calibration data: pass calib (a data spec, or 'random' for a smoke test)")
     source = resolve(ckpt_or_model, example_inputs=example_inputs, input_names=input_names, task=task, meta=meta,
                      trust_factory=trust_factory)
+    if lstm == "step":
+        from edgeprune.export.tflite_step import find_lstm
+
+        find_lstm(source.model, source.name)  # one line before any long work
     n = samples or (100 if int8 else 20)
     data_spec = calib if calib is not None and not is_random(calib) else None
     if data_spec:
@@ -71,7 +87,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     work, owner = _claim_work_dir(out.parent)
     try:
         final = _export_into(work, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                             data_spec is not None)
+                             data_spec is not None, lstm, lstm_chunk, lstm_step_bits)
         publish_mode(final, directory=False)
         os.replace(final, out)
     finally:
@@ -134,7 +150,7 @@ def _alive(pid: int) -> bool:
 
 
 def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                 scored: bool) -> Path:
+                 scored: bool, lstm: str = "unroll", lstm_chunk: int | None = None, lstm_step_bits: int = 8) -> Path:
     from edgeprune.export.parity import compare, gate as parity_gate, torch_outputs
     from edgeprune.export.runtimes import open_runner
     from edgeprune.export.samples import spec_samples
@@ -145,6 +161,10 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
         from edgeprune.export.onnx_export import to_onnx
 
         report["onnx"] = to_onnx(source, float_path, metadata, simplify=simplify)
+    elif lstm == "step":
+        from edgeprune.export.tflite_step import DEFAULT_CHUNK, to_tflite_step
+
+        report["tflite"] = to_tflite_step(source, float_path, metadata, lstm_chunk or DEFAULT_CHUNK)
     else:
         from edgeprune.export.tflite_export import to_tflite
 
@@ -169,6 +189,10 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
         from edgeprune.export.onnx_quant import quantize_onnx
 
         report["quantization"] = quantize_onnx(float_path, int8_path, calibration, metadata)
+    elif lstm == "step":
+        from edgeprune.export.tflite_step_quant import quantize_tflite_step
+
+        report["quantization"] = quantize_tflite_step(float_path, int8_path, calibration, metadata, lstm_step_bits)
     else:
         from edgeprune.export.tflite_quant import quantize_tflite
 

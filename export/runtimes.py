@@ -110,11 +110,15 @@ def _dequantise(value: np.ndarray, detail: dict) -> np.ndarray:
     return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
-def open_runner(path) -> OrtRunner | TfliteRunner:
-    """The runner for an .onnx or .tflite file."""
+def open_runner(path):
+    """The runner for an .onnx or .tflite file (device_bench.stepped.SteppedRunner for a stepped .tflite)."""
     path = Path(path)
     if path.suffix == ".onnx":
         return OrtRunner(path)
     if path.suffix == ".tflite":
-        return TfliteRunner(path)
+        runner = TfliteRunner(path)
+        from edgeprune.device_bench.stepped import SteppedRunner, is_stepped
+
+        # a stepped file (export --lstm step) runs pre, every time step, post; its first signature alone is `pre`
+        return SteppedRunner(runner.interpreter) if is_stepped(runner.interpreter.get_signature_list()) else runner
     raise EdgepruneError(f"{path}: cannot run a {path.suffix or 'suffix-less'} file (expected .onnx or .tflite)")

@@ -25,6 +25,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calib-samples", type=int, default=200, help="calibration samples for --int8")
     parser.add_argument("--samples", type=int, default=None,
                         help="parity-gate inputs without a data spec (default 100 for int8, 20 for float)")
+    parser.add_argument("--lstm", choices=("unroll", "step"), default="unroll",
+                        help="TFLite: unroll the LSTM over time in one graph (default), or 'step': signatures "
+                        "pre / K LSTM time steps / post in one file, looped by a runner (export/tflite_step.py)")
+    parser.add_argument("--lstm-chunk", type=int, default=None, metavar="K",
+                        help="with --lstm step: time steps per call of the step signature (default 4; the largest "
+                        "divisor of the sequence length not above K is used)")
+    parser.add_argument("--lstm-step-bits", type=int, choices=(8, 16), default=8,
+                        help="with --lstm step --int8: activation bits of the step signature (16: the recurrent "
+                        "state in int16, weights int8; more accurate, slower)")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxsim (ONNX only)")
     parser.add_argument("--trust-factory", action="store_true",
                         help="import the user factory a non-zoo checkpoint names (runs its code)")
@@ -51,6 +60,12 @@ def check_args(args) -> None:
     if args.int8 and args.calib is None:
         raise EdgepruneError("--int8 needs --calib SPEC: a data spec (synth, folder:PATH, misp2021:PATH) for "
                              "calibration, or 'random' for a smoke test of the converter")
+    if args.lstm == "step" and args.format != "tflite":
+        raise EdgepruneError(f"--lstm step is a TFLite option; --format {args.format} keeps the LSTM as one op")
+    if args.lstm_chunk is not None and (args.lstm != "step" or args.lstm_chunk < 1):
+        raise EdgepruneError(f"--lstm-chunk {args.lstm_chunk}: a positive number of time steps, with --lstm step only")
+    if args.lstm_step_bits == 16 and not (args.lstm == "step" and args.int8):
+        raise EdgepruneError("--lstm-step-bits 16 needs --lstm step --int8")
     if args.json:
         check_out_file(args.json, "--json")
 
@@ -61,7 +76,8 @@ def run(args) -> int:
 
     report = export_model(
         args.checkpoint, args.format, args.out, int8=args.int8, calib=args.calib, simplify=not args.no_simplify,
-        samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory,
+        samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory, lstm=args.lstm,
+        lstm_chunk=args.lstm_chunk, lstm_step_bits=args.lstm_step_bits,
     )
     print(_table(report))
     if args.json:

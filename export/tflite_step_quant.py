@@ -48,7 +48,7 @@ def quantize_tflite_step(float_path: Path, out_path: Path, samples, metadata: di
 
     os.environ.setdefault("TQDM_DISABLE", "1")
     try:
-        from ai_edge_quantizer import calibrator, quantizer, recipe, recipe_manager
+        from ai_edge_quantizer import calibrator, quantizer, recipe_manager
         from ai_edge_quantizer.utils import qsv_utils
     except ImportError as exc:
         raise tflite_extra_error(exc, "--format tflite --int8") from None

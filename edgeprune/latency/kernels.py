@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from edgeprune.latency.nodes import session as ort_session  # the one onnxruntime session as device_bench opens it
 
 LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL")
 
@@ -41,19 +42,6 @@ def sweep(kind: str, widths, measure) -> list[dict]:
              "gmacs": m / (s["min"] * 1e6)} for c, m, s in zip(widths, macs, stats)]
 
 
-def _session(path: str, level: str, threads: int = 1, profile_prefix: str | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
-    options.log_severity_level = 4
-    if profile_prefix:
-        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
 def _feeds(session) -> dict:
     from edgeprune.device_bench.inputs import ORT_DTYPES, InputSpec, exported_shapes, resolve_shape, synthesise
 
@@ -69,7 +57,7 @@ def levels(paths: dict[str, str], runs: int = 30, threads: int = 1,
            clock=time.thread_time) -> dict[str, dict[str, float]]:
     """Min latency (ms) of each model at each graph optimisation level, the sessions run round-robin; timed by
     the calling thread's CPU clock (1 thread: every kernel runs on it; pass time.perf_counter for more)."""
-    sessions = {(n, lv): _session(p, lv, threads) for n, p in paths.items() for lv in LEVELS}
+    sessions = {(n, lv): ort_session(p, threads, lv) for n, p in paths.items() for lv in LEVELS}
     feeds = {k: _feeds(s) for k, s in sessions.items()}
     best = {k: float("inf") for k in sessions}
     for _ in range(runs):
@@ -84,7 +72,7 @@ def ops(path: str, runs: int = 20, threads: int = 1, level: str = "ORT_ENABLE_AL
     """Kernel ms per inference by op type (ORT's profiler; per node the fastest of the runs, which other load on
     the machine can only lengthen)."""
     with tempfile.TemporaryDirectory(prefix="edgeprune-ortprof.") as tmp:
-        session = _session(path, level, threads, str(Path(tmp) / "p"))
+        session = ort_session(path, threads, level, str(Path(tmp) / "p"))
         feeds = _feeds(session)
         for _ in range(runs + 2):
             session.run(None, feeds)

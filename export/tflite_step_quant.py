@@ -83,8 +83,11 @@ def quantize_tflite_step(float_path: Path, out_path: Path, samples, metadata: di
 def step_recipe(recipe_manager, step_bits: int):
     """static_wi8_ai8 for every op; with step_bits 16, int16 activations for the ops of `step` (their tensors are
     named 'step:...' by tflite_step.prefix_tensor_names, the signature's own inputs and outputs 'step_...')."""
-    from ai_edge_quantizer.algorithm_manager import AlgorithmName
-    from ai_edge_quantizer.qtyping import TFLOperationName
+    try:
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+        from ai_edge_quantizer.qtyping import TFLOperationName
+    except ImportError as exc:
+        raise tflite_extra_error(exc, "--format tflite --int8") from None
 
     if step_bits not in (8, 16):
         raise EdgepruneError(f"--lstm-step-bits {step_bits}: choose 8 or 16")

@@ -96,25 +96,17 @@ class SteppedRunner:
         set_tensor, get_tensor, invoke = w.SetTensor, w.GetTensor, w.Invoke
         gi, hi, ci, so, co = self._step_indices
         h, c, outs = self._h0, self._c0, []
-        if self._raw_state:  # an int8 file with tied ranges, or a float file: no numpy work per call
-            for g in chunks:
-                set_tensor(gi, g, s)
-                set_tensor(hi, h, s)
-                set_tensor(ci, c, s)
-                invoke(s)
-                out = get_tensor(so, s)
-                c = get_tensor(co, s)
-                h = out[:, -1]
-                outs.append(out)
-        else:
-            for g in chunks:
-                set_tensor(gi, g, s)
-                set_tensor(hi, h, s)
-                set_tensor(ci, c, s)
-                invoke(s)
-                out = get_tensor(so, s)
-                h, c = self._h(np.ascontiguousarray(out[:, -1])), self._c(get_tensor(co, s))
-                outs.append(out)
+        raw = self._raw_state  # an int8 file with tied ranges, or a float file: no numpy work per call
+        for g in chunks:
+            set_tensor(gi, g, s)
+            set_tensor(hi, h, s)
+            set_tensor(ci, c, s)
+            invoke(s)
+            out, c = get_tensor(so, s), get_tensor(co, s)
+            h = out[:, -1] if raw else self._h(np.ascontiguousarray(out[:, -1]))
+            if not raw:
+                c = self._c(c)
+            outs.append(out)
         return self._post(self._seq(np.concatenate(outs, axis=1)))
 
     def _record(self, inputs, chunks, record) -> np.ndarray:

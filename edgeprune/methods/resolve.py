@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from edgeprune.errors import EdgepruneError
-from edgeprune.methods.config import DEFAULT_MODEL, RUN_SETTINGS, Follow, SlimConfig
+from edgeprune.methods.config import DEFAULT_MODEL, PAPER_K, RUN_SETTINGS, Follow, SlimConfig
 from edgeprune.train.config import TrainConfig, layered
 
 # Settings whose default is another's value.
@@ -52,7 +52,7 @@ def layers_of(cfg: SlimConfig, model_recommends: dict | None) -> list[tuple[str,
 
         model_recommends = models.spec(model).defaults
     slim = _slim_fields()
-    default = {**{k: v for k, v in slim.items() if v is not None}, **FOLLOWS, "model": DEFAULT_MODEL,
+    default = {**{k: v for k, v in slim.items() if v is not None}, **FOLLOWS, "model": DEFAULT_MODEL, "k": PAPER_K,
                **{f"train.{f.name}": f.default for f in dataclasses.fields(TrainConfig)}}
     user = {k: getattr(cfg, k) for k, v in slim.items() if getattr(cfg, k) != v}
     train = cfg.train.to_dict() if isinstance(cfg.train, TrainConfig) else (cfg.train or {})

@@ -57,7 +57,7 @@ def validate(c) -> None:
     _in(c.stage_target is None or 0.0 < c.stage_target < 1.0, f"--stage-target must be in (0, 1), got {c.stage_target}")
     _in(c.max_step_share is None or 0.0 < c.max_step_share <= 1.0,
         f"--max-step-share must be in (0, 1], got {c.max_step_share}")
-    _in(c.k >= 1.0, f"--k must be >= 1, got {c.k}")
+    _in(c.k is None or c.k >= 1.0, f"--k must be >= 1, got {c.k}")
     _in(0.0 < c.k_below_cr <= 1.0, f"--k-below-cr must be in (0, 1], got {c.k_below_cr}")
     _in(c.l1 >= 0, f"--l1 must be >= 0, got {c.l1}")
     if c.clip_seconds is not None:

@@ -28,7 +28,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
                  simplify: bool = True, *, samples: int | None = None, calib_samples: int = 200,
                  example_inputs=None, input_names=None, task: str | None = None, meta: dict | None = None,
                  trust_factory: bool = False, gate: bool = True, lstm: str = "unroll",
-                 lstm_chunk: int | None = None, lstm_step_bits: int = 8) -> dict:
+                 lstm_chunk: int | None = None, lstm_step_bits: int = 8, onnx_weights: str = "uint8") -> dict:
     """Export to `out` (.onnx / .tflite) and return a JSON-serialisable report.
 
     `calib`: a data spec (edgeprune.data.open_data) or `random[:SEED]`; needed for int8. With a real data
@@ -36,6 +36,8 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
     `lstm="step"` (TFLite): signatures pre / `lstm_chunk` LSTM time steps / post, looped by device_bench.stepped;
     `lstm_step_bits=16` gives the int8 file's step signature int16 activations.
+    `onnx_weights="int8"` (ONNX int8): int8 weights beside uint8 activations, faster on VNNI and ARM CPUs but
+    wrong on x86 CPUs without VNNI (export/onnx_quant.py); the default uint8 gives the same outputs everywhere.
     Nothing is written at `out` unless every check passes.
     """
     from edgeprune.atomic import publish_mode
@@ -56,6 +58,8 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
         raise EdgepruneError(f"--lstm-chunk {lstm_chunk}: a positive number of time steps, with --lstm step only")
     if lstm_step_bits not in (8, 16) or (lstm_step_bits == 16 and not (lstm == "step" and int8)):
         raise EdgepruneError(f"--lstm-step-bits {lstm_step_bits}: 8 or 16, and 16 only with --lstm step --int8")
+    if onnx_weights not in ("uint8", "int8") or (onnx_weights == "int8" and not (int8 and fmt == "onnx")):
+        raise EdgepruneError(f"--onnx-weights {onnx_weights}: uint8 or int8, and int8 only with --format onnx --int8")
     if fmt == "tflite":
         from edgeprune.export.tflite_extra import require_tflite
 
@@ -87,7 +91,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     work, owner = _claim_work_dir(out.parent)
     try:
         final = _export_into(work, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                             data_spec is not None, lstm, lstm_chunk, lstm_step_bits)
+                             data_spec is not None, lstm, lstm_chunk, lstm_step_bits, onnx_weights)
         publish_mode(final, directory=False)
         os.replace(final, out)
     finally:
@@ -150,7 +154,8 @@ def _alive(pid: int) -> bool:
 
 
 def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                 scored: bool, lstm: str = "unroll", lstm_chunk: int | None = None, lstm_step_bits: int = 8) -> Path:
+                 scored: bool, lstm: str = "unroll", lstm_chunk: int | None = None, lstm_step_bits: int = 8,
+                 onnx_weights: str = "uint8") -> Path:
     from edgeprune.export.parity import compare, gate as parity_gate, torch_outputs
     from edgeprune.export.runtimes import open_runner
     from edgeprune.export.samples import spec_samples
@@ -188,7 +193,7 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
     if fmt == "onnx":
         from edgeprune.export.onnx_quant import quantize_onnx
 
-        report["quantization"] = quantize_onnx(float_path, int8_path, calibration, metadata)
+        report["quantization"] = quantize_onnx(float_path, int8_path, calibration, metadata, onnx_weights)
     elif lstm == "step":
         from edgeprune.export.tflite_step_quant import quantize_tflite_step
 

@@ -96,3 +96,21 @@ def test_tflite_export_prints_no_converter_noise(tmp_path, standin):
     assert "int8 parity" in r.stdout
     for noise in ("absl", "oneDNN", "Failed to load", "_pytree", "Traceback"):
         assert noise not in r.stderr, r.stderr
+
+
+def test_onnx_weights_int8_is_chosen_and_refused_without_onnx_int8(tmp_path, standin, capsys):
+    ckpt = _checkpoint(tmp_path, standin)
+    rc = main(["export", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "f.onnx"), "--onnx-weights", "int8"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "--onnx-weights int8 needs --format onnx --int8" in err
+    assert not (tmp_path / "f.onnx").exists()
+    reports = {}
+    for weights in ("uint8", "int8"):
+        rc = main(["export", str(ckpt), "--format", "onnx", "--int8", "--calib", "random", "--trust-factory",
+                   "--onnx-weights", weights, "--out", str(tmp_path / f"{weights}.onnx"),
+                   "--json", str(tmp_path / f"{weights}.json")])
+        assert rc == 0, capsys.readouterr().err
+        reports[weights] = json.loads((tmp_path / f"{weights}.json").read_text())["quantization"]["weight_bytes"]
+    lstm = 4 * 12 * (8 + 12)  # the LSTM's weights are int8 in both (onnxruntime's LSTM quantiser)
+    assert reports["uint8"]["int8"] == lstm + 2 and reports["uint8"]["uint8"] >= 8 * 40 * 3
+    assert reports["int8"]["int8"] >= lstm + 8 * 40 * 3 and reports["int8"].get("uint8", 0) < 8 * 40 * 3

@@ -9,8 +9,9 @@ The report counts the quantised nodes and gives per layer type how many are int8
 
 Weights are uint8, like the activations, by default. With int8 weights beside uint8 activations (U8S8),
 onnxruntime's x86 kernels on CPUs without VNNI (AVX2, AVX-512 before Cascade Lake, AMD before Zen 4) multiply
-with VPMADDUBSW, whose int16 pair sums saturate: the same file gave 100 % of the float model's decisions on a
-VNNI machine and 94.7 % under an AVX2 CPU (qemu-x86_64 -cpu Haswell), and CI on such a machine refused it.
+with VPMADDUBSW, whose int16 pair sums saturate: the README's default model gave 100 % of the float model's
+decisions on a VNNI machine and 76.8 % under an AVX2 CPU (qemu-x86_64 -cpu Haswell; benchmarks/int8_isa.py),
+and CI on such a machine refused it.
 uint8 weights (U8U8) take a kernel without that saturation on every x86 and ARM CPU, at the same size; the
 LSTM's weights, which onnxruntime writes as int8 regardless, are cut to 7 bits. (reduce_range, 7-bit weights
 everywhere, also avoids it, but took the MobileNet lip encoder below the gate's cosine.)

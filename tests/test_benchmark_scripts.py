@@ -81,3 +81,10 @@ def test_ort_ops_runs_end_to_end_on_a_small_model(tmp_path):
     assert abs(sum(lost.values()) - (slim["cpu_p50"] - slim["losses"]["ideal_ms"])) < 1e-9
     assert all(v["fixed"]["cpu_p50"] > 0 for v in res["variants"])
     assert re.search(r"^tv-audio +wsr0\.5 ", proc.stdout, re.M)
+
+
+def test_int8_isa_refuses_a_missing_checkpoint_before_any_work(tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "int8_isa.py"), str(tmp_path / "nope.safetensors")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "command:" not in proc.stdout
+    assert ("no checkpoint at" in proc.stderr) or ("qemu-x86_64 not found" in proc.stderr), proc.stderr

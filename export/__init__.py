@@ -36,7 +36,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     `samples`: parity inputs (default 100 for int8, 20 for float). `gate=False` reports without refusing.
     `lstm="step"` (TFLite): signatures pre / `lstm_chunk` LSTM time steps / post, looped by device_bench.stepped;
     `lstm_step_bits=16` gives the int8 file's step signature int16 activations.
-    `onnx_weights="int8"` (ONNX int8): int8 weights beside uint8 activations, faster on VNNI and ARM CPUs but
+    `onnx_weights="int8"` (ONNX int8): int8 weights beside uint8 activations, faster on x86 CPUs with VNNI but
     wrong on x86 CPUs without VNNI (export/onnx_quant.py); the default uint8 gives the same outputs everywhere.
     Nothing is written at `out` unless every check passes.
     """

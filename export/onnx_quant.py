@@ -50,7 +50,7 @@ WEIGHT_TYPES = ("uint8", "int8")
 
 def quantize_onnx(float_path: Path, out_path: Path, samples, metadata: dict[str, str], weights: str = "uint8") -> dict:
     """8-bit copy of `float_path` at `out_path`, calibrated on `samples` (export.samples.Samples). `weights`
-    "int8" (U8S8) is faster on VNNI and ARM CPUs but saturates on x86 CPUs without VNNI (module docstring)."""
+    "int8" (U8S8) is faster on x86 CPUs with VNNI but saturates on x86 CPUs without VNNI (module docstring)."""
     import onnx
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)

@@ -58,7 +58,9 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
         raise EdgepruneError(f"--lstm-chunk {lstm_chunk}: a positive number of time steps, with --lstm step only")
     if lstm_step_bits not in (8, 16) or (lstm_step_bits == 16 and not (lstm == "step" and int8)):
         raise EdgepruneError(f"--lstm-step-bits {lstm_step_bits}: 8 or 16, and 16 only with --lstm step --int8")
-    if onnx_weights not in ("uint8", "int8") or (onnx_weights == "int8" and not (int8 and fmt == "onnx")):
+    from edgeprune.export.onnx_quant import WEIGHT_TYPES
+
+    if onnx_weights not in WEIGHT_TYPES or (onnx_weights == "int8" and not (int8 and fmt == "onnx")):
         raise EdgepruneError(f"--onnx-weights {onnx_weights}: uint8 or int8, and int8 only with --format onnx --int8")
     if fmt == "tflite":
         from edgeprune.export.tflite_extra import require_tflite

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import sysconfig
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,33 +21,20 @@ from edgeprune.export.samples import Samples
 
 pytestmark = pytest.mark.slow
 
-CFG = {"frames": 32, "lip_frames": 4}
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
 QEMU = shutil.which("qemu-x86_64")
-RUN = textwrap.dedent(
-    """
-    import site, sys
-    site.addsitedir(sys.argv[1])
-    import numpy as np, onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    x = np.load(sys.argv[2])
-    for path in sys.argv[3:]:
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        np.save(path + ".out.npy", np.concatenate([session.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))]))
-    """
-)
 
 
-def _run(paths, inputs, emulated: bool) -> list[np.ndarray]:
+def _run(paths, data, emulated: bool, monkeypatch) -> list[np.ndarray]:
+    """Outputs of each ONNX file on the clips of `data` (.npz), here or under the emulated Haswell: the child
+    process of benchmarks/int8_isa.py (onnxruntime only; PyTorch computes wrong floats under qemu)."""
     if emulated and QEMU is None:
         pytest.fail("qemu-x86_64 not found: CI needs qemu-user (.ci/run installs it)")
-    python = os.path.realpath(sys.executable)  # qemu runs the interpreter itself; the venv comes by addsitedir
-    command = [python, "-c", RUN, sysconfig.get_paths()["purelib"], str(inputs), *map(str, paths)]
-    if emulated:
-        command = [QEMU, "-cpu", "Haswell", *command]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
+    monkeypatch.syspath_prepend(str(BENCH))
+    from int8_isa import run_child
+
+    run_child(paths, data, 0, "Haswell" if emulated else None)
     return [np.load(f"{p}.out.npy") for p in paths]
 
 
@@ -70,21 +54,21 @@ class _Saturating(torch.nn.Module):
 
 
 @pytest.mark.skipif(QEMU is None and os.environ.get("CI") != "true", reason="needs qemu-user (.ci/run installs it)")
-def test_int8_onnx_agrees_on_a_cpu_without_vnni(tmp_path, outputs_vary):
+def test_int8_onnx_agrees_on_a_cpu_without_vnni(tmp_path, outputs_vary, monkeypatch):
     model = _Saturating().eval()
     # inputs in [3, 4], calibrated on the same: |x| quantises to uint8 codes up to 255
     inputs = (3.0 + torch.rand(24, 16, 40, generator=torch.Generator().manual_seed(1)),)
     outputs_vary(model, inputs)
-    x = tmp_path / "x.npy"
-    np.save(x, inputs[0].numpy())
+    x = tmp_path / "x.npz"
+    np.savez(x, labels=np.zeros(len(inputs[0])), fbank=inputs[0].numpy())
     portable, float_path, u8s8 = tmp_path / "u8u8.onnx", tmp_path / "float.onnx", tmp_path / "u8s8.onnx"
     export_model(model, "onnx", float_path, example_inputs=inputs[:1], input_names=("fbank",), task="regression")
     calib = Samples({"fbank": (3.0 + torch.rand(50, 16, 40, generator=torch.Generator().manual_seed(2))).numpy()})
     report = quantize_onnx(float_path, portable, calib, {})  # what edgeprune export --int8 writes
     quantize_onnx(float_path, u8s8, calib, {}, weights="int8")
 
-    here = _run([portable, u8s8, float_path], x, emulated=False)
-    there = _run([portable, u8s8, float_path], x, emulated=True)
+    here = _run([portable, u8s8, float_path], x, False, monkeypatch)
+    there = _run([portable, u8s8, float_path], x, True, monkeypatch)
     scale = float(np.abs(here[2]).max())
     assert np.abs(here[0] - here[2]).max() <= 0.05 * scale  # the int8 file is right here (a difference of ~74s) ...
     assert np.abs(there[0] - here[0]).max() <= 1e-3 * scale  # ... and gives the same on the CPU without VNNI

@@ -81,6 +81,13 @@ def _venv_python(venv: Path) -> Path:
 def board_python() -> Path:
     """A venv holding only numpy<2, onnxruntime and tflite-runtime 2.14 (a Raspberry Pi image's set),
     made once at .venv-board in the repo (git-ignored) and reused."""
+    from filelock import FileLock  # test workers (pytest-xdist) share the one venv: one builds it, the rest wait
+
+    with FileLock(str(BOARD_VENV) + ".lock"):
+        return _board_venv()
+
+
+def _board_venv() -> Path:
     python = _venv_python(BOARD_VENV)
     check = "import numpy, onnxruntime, tflite_runtime.interpreter; assert int(numpy.__version__[0]) < 2"
     if python.exists() and subprocess.run([str(python), "-c", check], capture_output=True).returncode == 0:

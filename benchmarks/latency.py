@@ -5,6 +5,7 @@ Runtime (1 thread), TFLite (ai-edge-litert, 1 thread) and PyTorch eager (1 threa
     python benchmarks/latency.py --models all --json runs/latency.json
     python benchmarks/latency.py --models misp-audio --runtimes ort,torch --round-to 8 --min-seconds 1
     python benchmarks/latency.py --models misp-video --runtimes ort --profile 5    # + per-op-type times
+    python benchmarks/latency.py --runtimes ort,ort-fixed      # + `edgeprune export --fixed-shape` files
     (benchmarks/ort_ops.py has the per-node profile, each conv alone, and the widths the kernels like)
 
 The headline per slimmed model and runtime is `efficiency` = speed-up / MACs reduction (how much of the cut in
@@ -28,7 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-RUNTIMES = ("ort", "tflite", "torch")
+# ort-fixed: onnxruntime on `edgeprune export --fixed-shape` files (one window; a Conv3d stem as Conv2d)
+RUNTIMES = ("ort", "tflite", "torch", "ort-fixed")
 
 
 def build_variants(name: str, wsrs: list[float], args) -> tuple[list[dict], tuple]:
@@ -65,13 +67,15 @@ _CHILD_EXPORT = """
 import sys, torch
 from edgeprune.export import export_model
 example = tuple(torch.load(sys.argv[3], weights_only=True))
-export_model(sys.argv[1], sys.argv[2].rsplit(".", 1)[1], sys.argv[2], example_inputs=example, samples=3)
+export_model(sys.argv[1], sys.argv[2].rsplit(".", 1)[1], sys.argv[2], example_inputs=example, samples=3,
+             fixed_shape=sys.argv[4] == "fixed")
 """
 
 
-def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path) -> list[str]:
+def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path, fixed: bool = False) -> list[str]:
     """Export each variant with edgeprune.export (parity-checked) in a child process, from a checkpoint, so that
-    a converter crash (litert-torch has segfaulted on misp-video) is reported instead of ending the run."""
+    a converter crash (litert-torch has segfaulted on misp-video) is reported instead of ending the run.
+    `fixed`: `edgeprune export --fixed-shape` (ONNX)."""
     import subprocess
 
     import torch
@@ -86,8 +90,9 @@ def export_all(name: str, variants: list[dict], example, fmt: str, folder: Path)
     for v in variants:
         ckpt = folder / f"{name}-{v['label']}.safetensors"
         edgeprune.save(v["model"], ckpt)
-        path = folder / f"{name}-{v['label']}{FORMATS[fmt]}"
-        proc = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, str(ckpt), str(path), str(inputs)],
+        path = folder / f"{name}-{v['label']}{'-fixed' if fixed else ''}{FORMATS[fmt]}"
+        proc = subprocess.run([sys.executable, "-c", _CHILD_EXPORT, str(ckpt), str(path), str(inputs),
+                               "fixed" if fixed else "dynamic"],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or [f"killed by signal {-proc.returncode}"])[-1]
@@ -176,9 +181,9 @@ def bench_model(name: str, args, folder: Path) -> dict:
             if runtime == "torch":
                 stats = measure_torch(variants, example, args)
             else:
-                fmt = "onnx" if runtime == "ort" else "tflite"
-                paths = export_all(name, variants, example, fmt, folder)
-                stats = measure_files(paths, "ort" if runtime == "ort" else "litert", args)
+                fmt = "tflite" if runtime == "tflite" else "onnx"
+                paths = export_all(name, variants, example, fmt, folder, fixed=runtime == "ort-fixed")
+                stats = measure_files(paths, "litert" if runtime == "tflite" else "ort", args)
                 if runtime == "ort" and args.profile:
                     for v, path in zip(variants, paths):
                         v["ort_profile"] = profile_ort(path, args.profile, args.threads)
@@ -229,7 +234,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--models", default="misp-audio,misp-video", help="comma-separated zoo names, or 'all'")
     p.add_argument("--wsr", default="0.5,0.8", help="comma-separated target WSRs (1 - params/dense params)")
-    p.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated: ort, tflite, torch")
+    p.add_argument("--runtimes", default="ort,tflite,torch", help="comma-separated: " + ", ".join(RUNTIMES))
     p.add_argument("--importance", default="l1", help="ChannelPruner importance (l1, l2, bn_scale)")
     p.add_argument("--round-to", type=int, default=None, help="keep widths multiples of N")
     p.add_argument("--frames", type=int, default=None, help="fbank frames of the example input")

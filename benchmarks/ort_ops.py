@@ -24,7 +24,7 @@ width), all exported with edgeprune.export. Then, for each file:
   throughput), other ops, the executor;
 - unless --no-fixed-shapes, each file with its input shapes fixed (onnxsim folds the dynamic axes' shape ops),
   and for a model with a one-input-channel Conv3d (misp-video's stem) that copy with the Conv3d run as a Conv2d
-  over stacked frames (edgeprune.latency.stem2d, outputs checked), timed the same way.
+  over stacked frames (edgeprune.export.stem2d, outputs checked), timed the same way.
 """
 
 from __future__ import annotations
@@ -192,12 +192,13 @@ def fixed_shapes(paths: list[str], folder: Path) -> list[str]:
 
 def stem_copies(fixed: list[str]) -> list[str] | None:
     """The fixed-shape files with their one-input-channel Conv3d run as a Conv2d over stacked frames
-    (edgeprune.latency.stem2d), outputs checked against the Conv3d copy; None when no file has such a conv."""
+    (edgeprune.export.stem2d), outputs checked against the Conv3d copy; None when no file has such a conv."""
     import numpy as np
     import onnx
 
     from edgeprune.errors import EdgepruneError
-    from edgeprune.latency import nodes, stem2d
+    from edgeprune.export import stem2d
+    from edgeprune.latency import nodes
 
     out = []
     for path in fixed:

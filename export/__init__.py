@@ -28,7 +28,8 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
                  simplify: bool = True, *, samples: int | None = None, calib_samples: int = 200,
                  example_inputs=None, input_names=None, task: str | None = None, meta: dict | None = None,
                  trust_factory: bool = False, gate: bool = True, lstm: str = "unroll",
-                 lstm_chunk: int | None = None, lstm_step_bits: int = 8, onnx_weights: str = "uint8") -> dict:
+                 lstm_chunk: int | None = None, lstm_step_bits: int = 8, onnx_weights: str = "uint8",
+                 fixed_shape: bool = False) -> dict:
     """Export to `out` (.onnx / .tflite) and return a JSON-serialisable report.
 
     `calib`: a data spec (edgeprune.data.open_data) or `random[:SEED]`; needed for int8. With a real data
@@ -38,6 +39,8 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     `lstm_step_bits=16` gives the int8 file's step signature int16 activations.
     `onnx_weights="int8"` (ONNX int8): int8 weights beside uint8 activations, faster on x86 CPUs with VNNI but
     wrong on x86 CPUs without VNNI (export/onnx_quant.py); the default uint8 gives the same outputs everywhere.
+    `fixed_shape` (ONNX): the file takes exactly the example's shapes (batch 1, the model's window), with the
+    dynamic axes' shape arithmetic folded and a one-input-channel Conv3d stem run as a Conv2d (export/stem2d.py).
     Nothing is written at `out` unless every check passes.
     """
     from edgeprune.atomic import publish_mode
@@ -62,6 +65,8 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
 
     if onnx_weights not in WEIGHT_TYPES or (onnx_weights == "int8" and not (int8 and fmt == "onnx")):
         raise EdgepruneError(f"--onnx-weights {onnx_weights}: uint8 or int8, and int8 only with --format onnx --int8")
+    if fixed_shape and fmt != "onnx":
+        raise EdgepruneError("--fixed-shape is an ONNX option; TFLite files always have fixed shapes")
     if fmt == "tflite":
         from edgeprune.export.tflite_extra import require_tflite
 
@@ -93,7 +98,7 @@ def export_model(ckpt_or_model, fmt: str, out, int8: bool = False, calib: str | 
     work, owner = _claim_work_dir(out.parent)
     try:
         final = _export_into(work, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
-                             data_spec is not None, lstm, lstm_chunk, lstm_step_bits, onnx_weights)
+                             data_spec is not None, lstm, lstm_chunk, lstm_step_bits, onnx_weights, fixed_shape)
         publish_mode(final, directory=False)
         os.replace(final, out)
     finally:
@@ -157,7 +162,7 @@ def _alive(pid: int) -> bool:
 
 def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, check, metadata, report, gate,
                  scored: bool, lstm: str = "unroll", lstm_chunk: int | None = None, lstm_step_bits: int = 8,
-                 onnx_weights: str = "uint8") -> Path:
+                 onnx_weights: str = "uint8", fixed_shape: bool = False) -> Path:
     from edgeprune.export.parity import compare, gate as parity_gate, torch_outputs
     from edgeprune.export.runtimes import open_runner
     from edgeprune.export.samples import spec_samples
@@ -167,7 +172,7 @@ def _export_into(work: Path, source, fmt, int8, calib, simplify, calib_samples, 
     if fmt == "onnx":
         from edgeprune.export.onnx_export import to_onnx
 
-        report["onnx"] = to_onnx(source, float_path, metadata, simplify=simplify)
+        report["onnx"] = to_onnx(source, float_path, metadata, simplify=simplify, fixed_shape=fixed_shape)
     elif lstm == "step":
         from edgeprune.export.tflite_step import DEFAULT_CHUNK, to_tflite_step
 

@@ -24,12 +24,16 @@ PROBE_TOL = 1e-4
 DYNAMIC_AXES = {"fbank": {0: "batch", 1: "frames"}, "lips": {0: "batch", 1: "lip_frames"}}
 
 
-def to_onnx(source, path: Path, metadata: dict[str, str], simplify: bool = True) -> dict:
-    """Write `source` (ExportSource) to `path`; return {opset, simplified, dynamic_axes, ...}."""
+def to_onnx(source, path: Path, metadata: dict[str, str], simplify: bool = True, fixed_shape: bool = False) -> dict:
+    """Write `source` (ExportSource) to `path`; return {opset, simplified, dynamic_axes, ...}.
+
+    `fixed_shape`: every axis at the example's size (batch 1, the model's window), the shape arithmetic of the
+    dynamic axes folded away, and a one-input-channel Conv3d run as a Conv2d over stacked frames
+    (export/stem2d.py: onnxruntime's 3-D im2col does not shrink with the pruned width, its 2-D NCHWc kernel does)."""
     import onnx
 
     proto, failure = None, None
-    for axes in ((0, 1), (0,), ()):  # batch + time dynamic, else batch only, else fixed shapes
+    for axes in ((),) if fixed_shape else ((0, 1), (0,), ()):  # batch + time dynamic, else batch only, else fixed
         try:
             candidate = _export(source, axes)
         except Exception as exc:
@@ -44,11 +48,19 @@ def to_onnx(source, path: Path, metadata: dict[str, str], simplify: bool = True)
     simplified = "off"
     if simplify:
         proto, simplified = _simplify(proto)
+    conv3d_as_2d = 0
+    if fixed_shape:
+        from edgeprune.export import stem2d
+
+        proto, conv3d_as_2d = stem2d.rewrite(proto)
     onnx.helper.set_model_props(proto, metadata)
     proto.doc_string = f"edgeprune export of {source.name}"
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
-    return {"opset": OPSET, "simplified": simplified, "shapes": _dynamic_axes(proto)}
+    report = {"opset": OPSET, "simplified": simplified, "shapes": _dynamic_axes(proto), "nodes": len(proto.graph.node)}
+    if fixed_shape:
+        report["conv3d_as_conv2d"] = conv3d_as_2d
+    return report
 
 
 def _simplify(proto):

@@ -37,6 +37,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--onnx-weights", choices=("uint8", "int8"), default="uint8",
                         help="with --format onnx --int8: weight type. uint8 (default) gives the same outputs on every "
                         "CPU; int8 is ~20%% faster on CPUs with VNNI but saturates on x86 CPUs without it (AVX2)")
+    parser.add_argument("--fixed-shape", action="store_true",
+                        help="ONNX: the file takes one window of the model's size (batch 1, no dynamic axes); the "
+                        "shape arithmetic is folded and a one-input-channel Conv3d stem (misp-video) runs as a "
+                        "faster Conv2d over stacked frames in onnxruntime")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxsim (ONNX only)")
     parser.add_argument("--trust-factory", action="store_true",
                         help="import the user factory a non-zoo checkpoint names (runs its code)")
@@ -71,6 +75,8 @@ def check_args(args) -> None:
         raise EdgepruneError("--lstm-step-bits 16 needs --lstm step --int8")
     if args.onnx_weights == "int8" and not (args.int8 and args.format == "onnx"):
         raise EdgepruneError("--onnx-weights int8 needs --format onnx --int8")
+    if args.fixed_shape and args.format != "onnx":
+        raise EdgepruneError("--fixed-shape is an ONNX option; TFLite files always have fixed shapes")
     if args.json:
         check_out_file(args.json, "--json")
 
@@ -83,6 +89,7 @@ def run(args) -> int:
         args.checkpoint, args.format, args.out, int8=args.int8, calib=args.calib, simplify=not args.no_simplify,
         samples=args.samples, calib_samples=args.calib_samples, trust_factory=args.trust_factory, lstm=args.lstm,
         lstm_chunk=args.lstm_chunk, lstm_step_bits=args.lstm_step_bits, onnx_weights=args.onnx_weights,
+        fixed_shape=args.fixed_shape,
     )
     print(_table(report))
     if args.json:
@@ -103,6 +110,9 @@ def _table(report: dict) -> str:
         ("float size", f"{report['float_size_bytes']:,} B"),
         ("float parity", f"max |diff| {report['parity']['max_abs_diff']:.3g} on {report['parity']['samples']} inputs"),
     ]
+    if "conv3d_as_conv2d" in report.get("onnx", {}):
+        rows.append(("fixed shape", f"yes; {report['onnx']['conv3d_as_conv2d']} Conv3d run as Conv2d, "
+                                    f"{report['onnx']['nodes']} nodes"))
     if report["int8"]:
         p = report["parity_int8"]
         rows += [

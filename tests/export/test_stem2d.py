@@ -7,7 +7,7 @@ import onnxruntime as ort
 import torch
 import torch.nn as nn
 
-from edgeprune.latency import stem2d
+from edgeprune.export import stem2d
 
 
 class Stem(nn.Module):

@@ -1,6 +1,5 @@
 """Trainer parts on their own: batch plans over ranks, L1 on BN scales, masks, freezing, global-batch BN."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

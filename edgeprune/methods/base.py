@@ -120,6 +120,10 @@ class Method(ABC):
             return planned.apply(self, state, stage)
         if self.granularity() == "weight":
             return self.cut_weights(state, amount, stage)
+        if self.cfg.kernel_widths:  # the method's cut, moved up to widths the runtime's kernels like
+            from edgeprune.methods.kernel_cut import cut
+
+            return cut(self, state, amount, stage)
         if self.cfg.ratios == "auto":  # each group cut toward its own target ratio
             from edgeprune.methods.auto_ratios import cut
 

@@ -97,6 +97,10 @@ class SlimConfig:
                      "or auto (after round 0, per-group target ratios from each group's sensitivity curve, AIMET's "
                      "greedy selection for --target-wsr; each round cuts every group toward its own target; "
                      "curves cached in the run's sensitivity/ folder)", ("global", "auto"))
+    kernel_widths: bool = _f(False, "each channel cut lands on widths onnxruntime's kernels like on this machine: "
+                             "every group cut by the method is moved up to the widest width nearby (multiples of 4 "
+                             "up to the next multiple of 16) at which the layers it touches, timed alone, are no "
+                             "slower; the run may stop a little short of --target-wsr (docs/BENCHMARKS.md)")
     granularity: str = _f("channel", "lth/lth-if: channel (remove whole channels physically) or weight (the "
                           "papers' unstructured masks: sparse, but a dense export is no faster)", ("channel", "weight"))
     min_channels: int = _f(1, "per-layer floor of channels the pruner keeps")

@@ -69,6 +69,9 @@ def validate(c) -> None:
         "--granularity weight masks single weights: use --granularity channel or --ratios global")
     _in(c.ratios != "auto" or c.latency_budget is None, "--ratios auto and --latency-budget both choose each "
         "group's cut (by Score sensitivity, by latency saved): use one")
+    _in(not c.kernel_widths or (c.granularity == "channel" and c.ratios != "auto" and c.latency_budget is None),
+        "--kernel-widths moves channel cuts to widths the kernels like: not with --granularity weight, "
+        "--ratios auto or --latency-budget (which choose widths their own way)")
     values = {**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, **train}
     for name in ("epochs", "pretrain_epochs", "batch_size", "max_rounds", "first_epochs", "min_channels", "data_size"):
         v = values[name]

@@ -34,6 +34,7 @@ _SLIM_COMMON = {
     "latency_options": None}
 _TRAIN_COMMON["precision"] = "fp32"  # TrainConfig.precision, added after this pin: fp32 is the arithmetic pinned here
 _SLIM_COMMON["ratios"] = "global"  # --ratios, added after this pin: its default keeps the behaviour pinned here
+_SLIM_COMMON["kernel_widths"] = False  # --kernel-widths, added after this pin: off keeps the pinned cuts
 PINNED = {
     "synth": ({}, dict(_TRAIN_COMMON, epochs=6, lr=0.003, batch_size=32),
               # k: synth recommends 1 since its rate is 30x the paper's (data/sources.py); folders keep the paper's 2

@@ -58,16 +58,23 @@ def outputs_vary():
     return assert_outputs_vary
 
 
+def import_text(tmp_path, monkeypatch, name: str, source: str):
+    """Module `name` written from `source` into tmp_path/pkg and imported (importable by name, as a checkpoint's
+    factory is); the caller pops it from sys.modules when done."""
+    import importlib
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir(exist_ok=True)
+    (pkg / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(pkg))
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+
+
 @pytest.fixture()
 def standin(tmp_path, monkeypatch):
     """The stand-in module `export_standin` (importable by name here), with a fixed seed."""
-    pkg = tmp_path / "pkg"
-    pkg.mkdir()
-    (pkg / "export_standin.py").write_text(STANDIN)
-    monkeypatch.syspath_prepend(str(pkg))
-    sys.modules.pop("export_standin", None)
-    import export_standin
-
+    export_standin = import_text(tmp_path, monkeypatch, "export_standin", STANDIN)
     torch.manual_seed(0)
     assert_outputs_vary(export_standin.build().eval(), (torch.randn(16, 30, 40, generator=torch.Generator().manual_seed(1)),))
     torch.manual_seed(0)

@@ -17,7 +17,7 @@ from edgeprune.cli import main
 from edgeprune.errors import EdgepruneError
 from edgeprune.export import export_model
 
-from conftest import assert_outputs_vary
+from conftest import assert_outputs_vary, import_text
 
 LIPNET = textwrap.dedent(
     '''
@@ -57,13 +57,7 @@ SHAPE = (1, 9, 16, 16)
 
 @pytest.fixture()
 def lipnet(tmp_path, monkeypatch):
-    pkg = tmp_path / "pkg"
-    pkg.mkdir()
-    (pkg / "export_lipnet.py").write_text(LIPNET)
-    monkeypatch.syspath_prepend(str(pkg))
-    sys.modules.pop("export_lipnet", None)
-    import export_lipnet
-
+    export_lipnet = import_text(tmp_path, monkeypatch, "export_lipnet", LIPNET)
     torch.manual_seed(0)
     net = export_lipnet.build()
     assert_outputs_vary(net, (torch.randn(16, *SHAPE[1:], generator=torch.Generator().manual_seed(1)),))

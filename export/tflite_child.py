@@ -1,12 +1,14 @@
 """Run a .tflite on given inputs in whatever Python runs this file (numpy + one TFLite runtime, no edgeprune).
 
-    python -I tflite_child.py MODEL.tflite INPUTS.npz OUTPUTS.npz
+    python -I tflite_child.py MODEL.tflite INPUTS.npz OUTPUTS.npz [FOLDER]
 
 INPUTS.npz holds one float32 array per input, named like the model's signature inputs, with a batch axis; the
 batch is run one sample at a time. OUTPUTS.npz gets `output` (float32, the first output, de-quantised) and
 `runtime` (module and versions). export.tflite_elsewhere starts it with e.g. a tflite-runtime 2.14 + numpy<2 venv.
 This file repeats the few lines of export.runtimes' int8 (de)quantisation on purpose: it must import nothing
-but numpy and the runtime, because the other Python has neither torch nor edgeprune.
+but numpy and the runtime, because the other Python has neither torch nor edgeprune. A stepped file (`edgeprune
+export --lstm step`: signatures pre, step, post) is run by device_bench's own loop: FOLDER holds a plain copy of
+the device_bench package (numpy and the runtime only, as on a board), which tflite_elsewhere makes.
 """
 
 import importlib
@@ -47,11 +49,31 @@ def _dequantise(value, detail):
     return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
-def main(model, inputs_path, outputs_path):
+def _stepped(interpreter, folder):
+    """device_bench's SteppedRunner for a stepped file (None for any other file)."""
+    keys = interpreter.get_signature_list()
+    if not {"pre", "step", "post"} <= set(keys):
+        return None
+    if folder is None:
+        raise SystemExit("a stepped file (signatures pre, step, post) needs the device_bench folder argument")
+    sys.path.insert(0, folder)
+    from device_bench.stepped import SteppedRunner
+
+    return SteppedRunner(interpreter)
+
+
+def main(model, inputs_path, outputs_path, folder=None):
     module_name, module = _interpreter_module()
     interpreter = module.Interpreter(model_path=model, num_threads=1)
     interpreter.allocate_tensors()
     feeds = dict(np.load(inputs_path))
+    stepped = _stepped(interpreter, folder)
+    if stepped is not None:
+        missing = [n for n in stepped.input_names if n not in feeds]
+        if missing:
+            raise SystemExit("inputs missing from " + inputs_path + ": " + ", ".join(missing))
+        _save(outputs_path, stepped(feeds), module_name)
+        return
     details = interpreter.get_input_details()
     output = interpreter.get_output_details()[0]
     names = [_input_name(d["name"]) for d in details]
@@ -65,12 +87,16 @@ def main(model, inputs_path, outputs_path):
         interpreter.invoke()
         value = _dequantise(interpreter.get_tensor(output["index"]), output)
         results.append(value.reshape(1, *value.shape[1:]) if value.ndim else value.reshape(1))
+    _save(outputs_path, np.concatenate(results), module_name)
+
+
+def _save(outputs_path, output, module_name):
     package = importlib.import_module(module_name.split(".")[0])
     runtime = "%s %s, numpy %s" % (module_name.split(".")[0], getattr(package, "__version__", "?"), np.__version__)
-    np.savez(outputs_path, output=np.concatenate(results), runtime=np.array(runtime))
+    np.savez(outputs_path, output=np.asarray(output, dtype=np.float32), runtime=np.array(runtime))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        raise SystemExit("usage: tflite_child.py MODEL.tflite INPUTS.npz OUTPUTS.npz")
+    if len(sys.argv) not in (4, 5):
+        raise SystemExit("usage: tflite_child.py MODEL.tflite INPUTS.npz OUTPUTS.npz [DEVICE_BENCH_PARENT]")
     main(*sys.argv[1:])

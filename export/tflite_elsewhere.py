@@ -7,6 +7,7 @@ same inputs through this Python's runner (ai-edge-litert) too and compares them 
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -30,8 +31,13 @@ def run_elsewhere(python, model, feeds: dict[str, np.ndarray]) -> tuple[np.ndarr
     with tempfile.TemporaryDirectory(prefix="edgeprune-elsewhere-") as tmp:
         inputs, outputs = Path(tmp) / "inputs.npz", Path(tmp) / "outputs.npz"
         np.savez(inputs, **{k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items()})
+        # a plain copy of device_bench (numpy + runtime only, as on a board) runs stepped files' loop there
+        from edgeprune import device_bench
+
+        shutil.copytree(Path(device_bench.__file__).parent, Path(tmp) / "device_bench",
+                        ignore=shutil.ignore_patterns("__pycache__"))
         # -I: neither PYTHONPATH, the user's site nor this file's folder (export/ has modules named like others)
-        done = subprocess.run([str(python), "-I", str(CHILD), str(model), str(inputs), str(outputs)],
+        done = subprocess.run([str(python), "-I", str(CHILD), str(model), str(inputs), str(outputs), tmp],
                               capture_output=True, text=True, timeout=TIMEOUT_S)
         if done.returncode != 0:
             lines = [l for l in (done.stderr or done.stdout).strip().splitlines() if l.strip()]

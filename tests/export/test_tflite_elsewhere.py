@@ -100,3 +100,42 @@ def test_a_runtime_that_crashes_is_named_by_its_signal(tmp_path):
     with pytest.raises(EdgepruneError, match=r"cannot run m\.tflite: killed by SIGSEGV \(its last output: INFO: "
                                              r"Created TensorFlow Lite XNNPACK delegate for CPU\.\)"):
         run_elsewhere(crasher, model, {"fbank": np.zeros((1, 30, 40), np.float32)})
+
+
+@pytest.fixture(scope="module")
+def stepped(tmp_path_factory, exported):
+    """The same net as a stepped .tflite (`--lstm step`, 3 time steps per call), float and int8."""
+    torch.manual_seed(0)
+    net = _Net().eval()
+    fbank = (torch.randn(1, 30, 40, generator=torch.Generator().manual_seed(5)),)
+    tmp_path = tmp_path_factory.mktemp("stepped")
+    paths = tmp_path / "s.tflite", tmp_path / "s.int8.tflite"
+    export_model(net, "tflite", paths[0], example_inputs=fbank, input_names=("fbank",), lstm="step", lstm_chunk=3)
+    export_model(net, "tflite", paths[1], int8=True, calib="random", samples=50, calib_samples=50, lstm="step",
+                 lstm_chunk=3, example_inputs=fbank, input_names=("fbank",))
+    return paths
+
+
+@pytest.mark.slow
+def test_stepped_files_run_elsewhere_through_the_device_bench_loop(exported, stepped):
+    _, _, feeds, expected = exported
+    float_path, int8_path = stepped
+    got, runtime = run_elsewhere(sys.executable, float_path, feeds)
+    assert runtime.startswith("ai_edge_litert")
+    np.testing.assert_allclose(got, expected, atol=1e-4)  # the whole clip, not one step: the outputs vary
+    np.testing.assert_array_equal(run_elsewhere(sys.executable, int8_path, feeds)[0], open_runner(int8_path)(feeds))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RUNTIME_PY, reason="EDGEPRUNE_TFLITE_RUNTIME_PY is not set (.ci/run sets it)")
+def test_tflite_runtime_214_runs_stepped_files(exported, stepped):
+    # tflite-runtime 2.14 + numpy<2: the signature loop as a Raspberry Pi image runs it
+    _, _, feeds, _ = exported
+    float_path, int8_path = stepped
+    result = compare_elsewhere(RUNTIME_PY, float_path, feeds, "binary", 0.5)
+    assert result["runtime"].startswith("tflite_runtime 2.14") and result["outputs_vary"], result
+    assert result["max_abs_diff"] <= 1e-5 and result["decision_agreement"] == 1.0, result
+    result8 = compare_elsewhere(RUNTIME_PY, int8_path, feeds, "binary", 0.5)
+    runner = open_runner(int8_path)  # device_bench's SteppedRunner: the output is post's
+    scale = runner.post.outputs[runner.output_name]["quantization"][0]
+    assert result8["max_abs_diff"] <= 4 * scale and result8["decision_agreement"] >= 0.99, (result8, scale)

@@ -2,6 +2,7 @@
 not timings), and the one-layer models and input shapes the real timer uses."""
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch.nn as nn
 from edgeprune.errors import EdgepruneError
 from edgeprune.latency import kernel_widths as kw
 from edgeprune.latency.groups import GroupInfo
+from edgeprune.latency.nodes import session
 
 
 def test_candidates_run_from_the_wanted_width_to_the_next_block():
@@ -97,8 +99,16 @@ def test_layer_model_runs_the_layer_at_the_asked_widths(name, cin, cout, out_sha
     assert y.shape == out_shape
 
 
-def test_layer_model_skips_grouped_convs_and_the_timer_memoises():
-    assert kw.layer_model(nn.Conv2d(4, 4, 3, groups=4), (1, 4, 8, 8), 4, 4) is None
+def test_layer_model_times_depthwise_convs_skips_other_grouped_ones_and_the_timer_memoises():
+    depthwise = nn.Conv2d(6, 6, 3, padding=1, groups=6)
+    blob = kw.layer_model(depthwise, (2, 6, 8, 8), 4, 4)  # a depthwise layer of a group cut to 4 channels
+    sess = session(blob, 1)
+    conv = onnx.load_from_string(blob).graph.node[0]
+    assert onnx.helper.get_attribute_value(next(a for a in conv.attribute if a.name == "group")) == 4
+    (y,) = sess.run(None, {"x": np.zeros((2, 4, 8, 8), np.float32)})
+    assert y.shape == (2, 4, 8, 8)
+    assert kw.layer_model(depthwise, (2, 6, 8, 8), 4, 6) is None  # depthwise: in and out are one width
+    assert kw.layer_model(nn.Conv2d(4, 8, 3, groups=2), (1, 4, 8, 8), 4, 8) is None  # grouped, not depthwise
     model = Tiny().eval()
     timer = kw.LayerTimer(model, (torch.randn(1, 3, 6, 5),), runs=2)
     assert timer.widths("lstm") == (48, 10) and timer.widths("conv") == (3, 8)

@@ -57,7 +57,10 @@ def _stepped(interpreter, folder):
     if folder is None:
         raise SystemExit("a stepped file (signatures pre, step, post) needs the device_bench folder argument")
     sys.path.insert(0, folder)
-    from device_bench.stepped import SteppedRunner
+    try:
+        from device_bench.stepped import SteppedRunner
+    except ImportError as exc:
+        raise SystemExit("no device_bench copy in " + folder + " to run a stepped file: " + str(exc))
 
     return SteppedRunner(interpreter)
 

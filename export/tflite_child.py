@@ -101,5 +101,5 @@ def _save(outputs_path, output, module_name):
 
 if __name__ == "__main__":
     if len(sys.argv) not in (4, 5):
-        raise SystemExit("usage: tflite_child.py MODEL.tflite INPUTS.npz OUTPUTS.npz [DEVICE_BENCH_PARENT]")
+        raise SystemExit("usage: tflite_child.py MODEL.tflite INPUTS.npz OUTPUTS.npz [FOLDER]")
     main(*sys.argv[1:])

@@ -42,7 +42,7 @@ def _plan(method) -> dict:
 
     ctx, cfg = method.ctx, method.cfg
     model0 = read_state(ctx.rundir.round_path(0), "cpu").model.eval()
-    groups, _, _ = _candidates(method, model0)
+    groups, _ = _candidates(method, model0)
     curves_result = _curves(method, model0, [g.root for g in groups])
     missing = [g.root for g in groups if g.root not in curves_result["groups"]]
     if missing:
@@ -110,16 +110,9 @@ def _curves(method, model0, roots: list[str]) -> dict:
 
 
 def _candidates(method, model):
-    """The pruner of this run on `model`, its candidate groups (held groups left out) and the ignored layers."""
-    from edgeprune.methods.context import modules_outside, modules_under
-
-    stage = method.stages[0]
-    ignored = list(modules_under(model, stage.ignored))
-    if stage.part is not None:
-        ignored += modules_outside(model, (stage.part,))
-    pruner = method.ctx.pruner(model, importance=method.importance(), scope=method.cfg.scope,
-                               ignored=sorted(set(ignored)))
-    return pruner.candidate_groups(), pruner, ignored
+    """The pruner of this run on `model` (its first stage) and its candidate groups (held groups left out)."""
+    pruner = method.stage_pruner(model, method.stages[0])
+    return pruner.candidate_groups(), pruner
 
 
 def _cost(method, groups, model):
@@ -165,7 +158,7 @@ def cut(method, state, amount: float, stage) -> tuple:
 
     cfg, model = method.cfg, state.model
     p = plan(method)
-    groups, pruner, _ = _candidates(method, model)
+    groups, pruner = _candidates(method, model)
     cost, order, total = _cost(method, groups, model)
     share_cap = cfg.max_step_share
     caps, ways = {}, {}

@@ -130,16 +130,19 @@ class Method(ABC):
             return cut(self, state, amount, stage)
         return self.cut_channels(state, amount, stage)
 
-    def cut_channels(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
-        """Remove channels physically from state.model (in place) with ChannelPruner."""
+    def stage_pruner(self, model, stage: Stage):
+        """This run's ChannelPruner on `model` for `stage`: the stage's ignored prefixes, and for a staged part
+        everything outside it, keep their channels (every channel cut starts here)."""
         from edgeprune.methods.context import modules_outside, modules_under
 
-        model = state.model
         ignored = list(modules_under(model, stage.ignored))
         if stage.part is not None:
             ignored += modules_outside(model, (stage.part,))
-        pruner = self.ctx.pruner(model, importance=self.importance(), scope=self.cfg.scope, ignored=sorted(set(ignored)))
-        report = pruner.prune(amount, unit=self.cfg.per_round_unit)
+        return self.ctx.pruner(model, importance=self.importance(), scope=self.cfg.scope, ignored=sorted(set(ignored)))
+
+    def cut_channels(self, state: RoundState, amount: float, stage: Stage) -> tuple[RoundState, dict]:
+        """Remove channels physically from state.model (in place) with ChannelPruner."""
+        report = self.stage_pruner(state.model, stage).prune(amount, unit=self.cfg.per_round_unit)
         rep = report.to_dict()
         history = list(state.history) + list(rep.get("history") or [])
         info = {"cut": {k: rep.get(k) for k in ("amount", "unit", "achieved", "reached", "note", "params_before",

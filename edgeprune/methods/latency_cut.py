@@ -62,6 +62,14 @@ def _verified(model, ops, inputs, apply_ops) -> float:
     return float(diff)
 
 
+def ranked_groups(pruner) -> tuple:
+    """(the candidate groups of `pruner`, {group index: the ranking's scores}), as its own cut ranks them."""
+    from edgeprune.pruning import importance as imp
+
+    groups = pruner.candidate_groups()
+    return groups, imp.rank(dict(enumerate(groups)), pruner.importance, pruner.normalizer)
+
+
 def importance_of(groups: list, scores: dict, roots) -> dict:
     """{root: scores} of the groups in `roots`, shifted so that no score is negative (bn_scale+l1 standardises
     around each family's median; `choose` divides the time saved by the sum of the scores removed)."""
@@ -77,17 +85,16 @@ def plan(ctx, method, state, stage, table, *, aim_ms: float, budget_ms: float, m
     says meets the budget itself (only when `aim_ms` is the budget)."""
     from edgeprune.latency.budget import choose, model_predictor
     from edgeprune.latency.groups import Analysis
+
     from edgeprune.methods.context import modules_outside, modules_under
-    from edgeprune.pruning import importance as imp
 
     cfg = method.cfg
     model = state.model
-    ignored = list(modules_under(model, stage.ignored))
+    ignored = list(modules_under(model, stage.ignored))  # as Method.stage_pruner, through `ctx` (tests pass a fake)
     if stage.part is not None:
         ignored += modules_outside(model, (stage.part,))
     pruner = ctx.pruner(model, importance=method.importance(), scope=cfg.scope, ignored=sorted(set(ignored)))
-    groups = pruner.candidate_groups()
-    scores = imp.rank(dict(enumerate(groups)), pruner.importance, pruner.normalizer)
+    groups, scores = ranked_groups(pruner)
     roots = [g.root for gi, g in enumerate(groups) if gi in scores and g.root in table.groups]
     importance = importance_of(groups, scores, roots)
     start = {g.root: int(g.width) for g in groups if g.root in importance}

@@ -3,7 +3,9 @@ one target WSR, and the final test Score against the dense model's: mean and spr
 
 The dense reference of a seed is round 0 of its CPLR run: the dense model trained `--pretrain-epochs` (synth: 15)
 and chosen on dev Score, which is what every method should be held against (LTH-IF's own round 0 is only its first
-iteration of E = 5 epochs and is shown for reference).
+iteration of E = 5 epochs and is shown for reference). Without cplr in --methods the reference is a CPLR run that
+stops after round 0 (`--max-rounds 0 --finetune-epochs 0`: the same model, trained the same way, without the
+rounds).
 
     python benchmarks/seeds.py                                   # cplr and lth-if, tv-audio, WSR 0.8, seeds 0-2
     python benchmarks/seeds.py --methods cplr --seeds 0 1 --target-wsr 0.5 --jobs 2
@@ -29,12 +31,18 @@ from provenance import stamp
 from slimrun import run_slim_process
 
 
+DENSE = "dense"  # pseudo-method: the reference run that stops after round 0
+
+
 def _run(out: Path, method: str, seed: int, args) -> dict:
     """One slim run in its own process (one torch thread each, so --jobs runs share the cores fairly)."""
     run_dir = out / f"{method}-{args.model}-s{seed}"
     sizes = [] if args.data_size is None else ["--data-size", str(args.data_size)]
-    cmd = ["edgeprune", "slim", "--method", method, "--model", args.model, "--target-wsr", str(args.target_wsr),
-           "--seed", str(seed), "--out", str(run_dir), "--no-progress", *sizes, *args.extra]
+    # "dense": CPLR's round 0 alone, the reference when cplr itself is not compared (extra flags come last and win)
+    only = ["--max-rounds", "0", "--finetune-epochs", "0"] if method == DENSE else []
+    cmd = ["edgeprune", "slim", "--method", "cplr" if method == DENSE else method, "--model", args.model,
+           "--target-wsr", str(args.target_wsr), "--seed", str(seed), "--out", str(run_dir), "--no-progress", *sizes,
+           *args.extra, *only]
     t0 = time.perf_counter()
     run_slim_process(cmd)
     final = json.loads((run_dir / "final" / "metrics.json").read_text())
@@ -78,18 +86,19 @@ def main(argv=None) -> int:
                    help="also fit the logistic-regression baseline on each seed's data and print it")
     p.add_argument("--json", default=None)
     args, args.extra = p.parse_known_args(argv)
-    methods = list(dict.fromkeys(["cplr", *args.methods]))  # cplr's round 0 is the dense reference
+    reference = "cplr" if "cplr" in args.methods else DENSE  # its round 0 is the dense reference
+    methods = list(dict.fromkeys(args.methods))
     out = Path(args.out)
     print(f"command: python {' '.join(sys.argv)}")
     print(f"{stamp()} · {args.jobs} runs at a time")
-    jobs = [(m, s) for s in args.seeds for m in methods]
+    jobs = [(m, s) for s in args.seeds for m in dict.fromkeys([reference, *methods])]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda ms: _run(out, ms[0], ms[1], args), jobs))
     baseline = {s: _baseline(s, args)["score"] for s in args.seeds} if args.baseline else {}
     print(f"load {os.getloadavg()[0]:.1f} at end\n")
-    dense = {r["seed"]: r["round0_test"] for r in rows if r["method"] == "cplr"}
-    print(f"{args.model}, target WSR {args.target_wsr}, seeds {' '.join(map(str, args.seeds))}; "
-          f"dense = round 0 of the seed's cplr run\n")
+    dense = {r["seed"]: r["round0_test"] for r in rows if r["method"] == reference}
+    ref_text = "round 0 of the seed's cplr run" if reference == "cplr" else "a cplr run stopped after round 0"
+    print(f"{args.model}, target WSR {args.target_wsr}, seeds {' '.join(map(str, args.seeds))}; dense = {ref_text}\n")
     print("| method | reached WSR | params | dense test Score | final test Score | final - dense | own round 0 | min/run |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for m in methods:

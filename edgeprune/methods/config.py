@@ -111,7 +111,7 @@ class SlimConfig:
     k_below_cr: float = _f(0.2, "cplr: CR below which the learning rate is multiplied by k each round (eq. 7)")
     tolerance: float = _f(None, "stop when dev Score is worse than the dense model's by more than this; the "
                           "last good round is kept (default: off)")
-    max_rounds: int = _f(60, "maximum number of pruning rounds")
+    max_rounds: int = _f(60, "maximum number of pruning rounds (0: train the dense model, round 0, and stop)")
     finetune_epochs: int = _f(None, "epochs of the final fine-tune: cp/cplr default --epochs, lth/lth-if 0")
     finetune_lr: float = _f(None, "final fine-tune learning rate: cplr the last round's (Algorithm 1 step 7), "
                             "cp lr/10")

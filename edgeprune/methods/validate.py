@@ -73,10 +73,10 @@ def validate(c) -> None:
         "--kernel-widths moves channel cuts to widths the kernels like: not with --granularity weight, "
         "--ratios auto or --latency-budget (which choose widths their own way)")
     values = {**{f.name: getattr(c, f.name) for f in dataclasses.fields(c)}, **train}
-    for name in ("epochs", "pretrain_epochs", "batch_size", "max_rounds", "first_epochs", "min_channels", "data_size"):
+    for name in ("epochs", "pretrain_epochs", "batch_size", "first_epochs", "min_channels", "data_size"):
         v = values[name]
         _in(v is None or v >= 1, f"{_flag(name)} must be >= 1, got {v}")
-    for name in ("rewind_epoch", "finetune_epochs", "iter_epochs", "patience"):
+    for name in ("rewind_epoch", "finetune_epochs", "iter_epochs", "patience", "max_rounds"):
         v = values[name]
         _in(v is None or v >= 0, f"{_flag(name)} must be >= 0, got {v}")
     for name in ("lr", "finetune_lr"):

@@ -90,6 +90,25 @@ def test_cplr_channels_interrupted_and_resumed_equals_uninterrupted(tmp_path):
         assert_same_weights(tmp_path / "full" / step, tmp_path / "part" / step)
 
 
+def test_max_rounds_zero_trains_the_dense_model_only_the_same_as_a_full_runs_round_0(tmp_path):
+    cfg = dict(method="cplr", target_wsr=0.5, **TINY)
+    run(SlimConfig(out=str(tmp_path / "full"), **cfg))
+    dense = run(SlimConfig(out=str(tmp_path / "dense"), max_rounds=0, finetune_epochs=0, **cfg))
+    assert dense["final"]["stop_reason"] == "max rounds (0) reached"
+    assert sorted(p.name for p in (tmp_path / "dense").iterdir() if p.is_dir()) == ["final", "round_000"]
+    assert_same_weights(tmp_path / "full" / "round_000", tmp_path / "dense" / "round_000")
+    assert_same_weights(tmp_path / "dense" / "round_000", tmp_path / "dense" / "final")
+    final = json.loads((tmp_path / "dense" / "final" / "metrics.json").read_text())
+    first = json.loads((tmp_path / "full" / "round_000" / "metrics.json").read_text())
+    assert final["wsr"] == 0.0 and final["params"] == first["params"]
+    assert final["test"]["score"] == first["test"]["score"]
+
+
+def test_max_rounds_below_zero_is_refused_in_one_line(tmp_path):
+    with pytest.raises(EdgepruneError, match=r"--max-rounds must be >= 0, got -1"):
+        run(SlimConfig(out=str(tmp_path / "neg"), method="cplr", max_rounds=-1, **TINY))
+
+
 def test_a_run_that_fails_at_start_up_does_not_block_the_corrected_command(tmp_path):
     d = tmp_path / "run"
     bad = f"folder:{tmp_path / 'no/such/corpus'}"

@@ -85,6 +85,7 @@ def _curves(method, model0, roots: list[str]) -> dict:
 
     import torch
 
+    from edgeprune.data.progress import silenced
     from edgeprune.rundir import read_json
     from edgeprune.sensitivity import curves, report
 
@@ -95,7 +96,8 @@ def _curves(method, model0, roots: list[str]) -> dict:
     source = SimpleNamespace(model=model0, input_names=tuple(ctx.spec.inputs), example=ctx.example,
                              task=ctx.spec.task)
     py, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng():  # resuming must equal not stopping: the curves draw no numbers from the run
+    # resuming must equal not stopping: the curves draw no numbers from the run; --no-progress: no bar
+    with torch.random.fork_rng(), silenced(not cfg.progress):
         try:
             result = curves.sensitivity(source, ctx.data, curves.FRACTIONS, BN_BATCHES, int(cfg.train.batch_size),
                                         method.importance(), cfg.seed, roots)

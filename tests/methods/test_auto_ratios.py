@@ -160,6 +160,15 @@ def test_resume_reads_the_cached_curves_and_equals_an_uninterrupted_run(tmp_path
     assert resumed["final"]["auto_ratios"] == full["final"]["auto_ratios"]
 
 
+@pytest.mark.parametrize("progress", [True, False])
+def test_the_sensitivity_bar_shows_only_when_progress_is_on(tmp_path, monkeypatch, capfd, progress):
+    monkeypatch.delenv("EDGEPRUNE_NO_PROGRESS", raising=False)  # the suite silences bars; this test asks itself
+    res = run(SlimConfig(out=str(tmp_path / "r"), progress=progress, **TINY), stop_after=1)
+    assert res["status"] == "stopped after round 1"
+    assert (tmp_path / "r" / "sensitivity" / "sensitivity.json").is_file()
+    assert ("sensitivity:" in capfd.readouterr().err) is progress
+
+
 @pytest.mark.slow
 def test_cli_run_records_the_ratios_and_the_final_widths_follow_them(tmp_path):
     from edgeprune.cli import main

@@ -9,6 +9,7 @@ rounds).
 
     python benchmarks/seeds.py                                   # cplr and lth-if, tv-audio, WSR 0.8, seeds 0-2
     python benchmarks/seeds.py --methods cplr --seeds 0 1 --target-wsr 0.5 --jobs 2
+    python benchmarks/seeds.py --methods cplr "cplr --ratios auto"    # a method entry may carry its own slim flags
     python benchmarks/seeds.py --model misp-audio --seeds 0 1 --baseline --data-size 1000 --pretrain-epochs 8 --epochs 3
 
 Arguments it does not know (--pretrain-epochs 8 ...) go to every `edgeprune slim` run. --baseline also fits the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -34,15 +36,21 @@ from slimrun import run_slim_process
 DENSE = "dense"  # pseudo-method: the reference run that stops after round 0
 
 
+def _slug(entry: str) -> str:
+    """Run-directory name of a --methods entry: "cplr --ratios auto" -> "cplr-ratios-auto"."""
+    return "-".join(w.strip("-") for w in entry.split() if w.strip("-"))
+
+
 def _run(out: Path, method: str, seed: int, args) -> dict:
     """One slim run in its own process (one torch thread each, so --jobs runs share the cores fairly)."""
-    run_dir = out / f"{method}-{args.model}-s{seed}"
+    run_dir = out / f"{_slug(method)}-{args.model}-s{seed}"
     sizes = [] if args.data_size is None else ["--data-size", str(args.data_size)]
+    name, *own = shlex.split(method)  # an entry's own flags follow the common ones, so they win
     # "dense": CPLR's round 0 alone, the reference when cplr itself is not compared (extra flags come last and win)
     only = ["--max-rounds", "0", "--finetune-epochs", "0"] if method == DENSE else []
-    cmd = ["edgeprune", "slim", "--method", "cplr" if method == DENSE else method, "--model", args.model,
+    cmd = ["edgeprune", "slim", "--method", "cplr" if method == DENSE else name, "--model", args.model,
            "--target-wsr", str(args.target_wsr), "--seed", str(seed), "--out", str(run_dir), "--no-progress", *sizes,
-           *args.extra, *only]
+           *args.extra, *own, *only]
     t0 = time.perf_counter()
     run_slim_process(cmd)
     final = json.loads((run_dir / "final" / "metrics.json").read_text())
@@ -75,7 +83,8 @@ def _ms(values) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--methods", nargs="+", default=["cplr", "lth-if"])
+    p.add_argument("--methods", nargs="+", default=["cplr", "lth-if"],
+                   help='slim methods; an entry may carry its own slim flags, e.g. "cplr --ratios auto"')
     p.add_argument("--model", default="tv-audio")
     p.add_argument("--target-wsr", type=float, default=0.8)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])

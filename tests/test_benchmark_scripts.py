@@ -1,10 +1,13 @@
 """benchmarks/ scripts: none shadows a standard-library module (a script's folder is first on sys.path), and the
 precision benchmark runs end to end and prints its table."""
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -88,3 +91,28 @@ def test_int8_isa_refuses_a_missing_checkpoint_before_any_work(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "command:" not in proc.stdout
     assert ("no checkpoint at" in proc.stderr) or ("qemu-x86_64 not found" in proc.stderr), proc.stderr
+
+
+@pytest.mark.slow
+def test_seeds_compares_a_methods_own_flags_against_a_dense_only_reference(tmp_path):
+    out = tmp_path / "seeds"
+    proc = subprocess.run([sys.executable, str(BENCH / "seeds.py"), "--methods", "lth-if", "cp --importance l1",
+                           "--seeds", "0", "--data-size", "48", "--pretrain-epochs", "1", "--epochs", "1",
+                           "--first-epochs", "1", "--target-wsr", "0.3", "--jobs", "2", "--out", str(out),
+                           "--json", str(tmp_path / "s.json")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["cp-importance-l1-tv-audio-s0", "dense-tv-audio-s0",
+                                                     "lth-if-tv-audio-s0"]
+    dense_final = json.loads((out / "dense-tv-audio-s0" / "final" / "metrics.json").read_text())
+    assert dense_final["wsr"] == 0.0 and dense_final["stop_reason"] == "max rounds (0) reached"
+    cp_cfg = json.loads((out / "cp-importance-l1-tv-audio-s0" / "config.json").read_text())
+    assert cp_cfg["method"] == "cp" and cp_cfg["importance"] == "l1"
+    rows = json.loads((tmp_path / "s.json").read_text())["rows"]
+    dense = next(r["round0_test"] for r in rows if r["method"] == "dense")
+    assert "dense = a cplr run stopped after round 0" in proc.stdout
+    for entry in ("lth-if", "cp --importance l1"):
+        r = next(r for r in rows if r["method"] == entry)
+        assert 0.25 <= r["wsr"] <= 0.35
+        line = next(x for x in proc.stdout.splitlines() if x.startswith(f"| {entry} |"))
+        assert f"| {r['final_test'] - dense:.3f} |" in line  # final - dense against the dense-only run
+    assert not any(x.startswith("| dense |") for x in proc.stdout.splitlines())

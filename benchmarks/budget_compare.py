@@ -25,7 +25,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from provenance import stamp
+from provenance import command, stamp
 from slimrun import run_slim_process
 
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     args, args.slim_args = ap.parse_known_args(argv)
     out = args.out
     (out / "onnx").mkdir(parents=True, exist_ok=True)
-    print(f"command: python {' '.join(sys.argv)}\n{stamp()}")
+    print(f"command: {command()}\n{stamp()}")
     table = out / "table.json"
     if not table.exists():
         edgeprune("profile", args.model, "--clock", args.clock, "--out", str(table))

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import stamp
+from provenance import command, stamp
 
 
 def main(argv=None) -> int:
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
             env["EDGEPRUNE_CACHE"] = str(Path(tmp) / "cache")
         out = Path(tmp) / "run"
         cmd = ["edgeprune", "slim", "--method", "cplr", *slim_args, "--out", str(out)]
-        print(f"command: {' '.join(cmd[:-2])}   (via python {' '.join(sys.argv)})")
+        print(f"command: {' '.join(cmd[:-2])}   (via {command()})")
         print(f"{stamp()}{' · fresh corpus cache' if args.fresh_cache else ''}")
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

@@ -73,11 +73,9 @@ def main() -> None:
     parser.add_argument("--calib-samples", type=int, default=100, help="int8 calibration inputs")
     parser.add_argument("--tflite-runtime-py", default=None, help="a Python with tflite-runtime (numpy<2)")
     args = parser.parse_args()
-    import sys
+    from provenance import command, stamp
 
-    from provenance import stamp
-
-    print(f"# command: python {' '.join(sys.argv)}\n# {stamp()}", flush=True)
+    print(f"# command: {command()}\n# {stamp()}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from provenance import stamp
+from provenance import command, stamp
 from slimrun import run_slim_process
 
 
@@ -68,7 +67,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"command: python {' '.join(sys.argv)}\n{stamp()}", flush=True)
+    print(f"command: {command()}\n{stamp()}", flush=True)
     rows = []
     for model in args.models:
         files = []  # (variant, wsr target, path)

@@ -251,9 +251,9 @@ def main(argv=None) -> int:
     p.add_argument("--keep", default=None, help="keep the exported files in this folder")
     p.add_argument("--json", default=None, help="write all figures here")
     args = p.parse_args(argv)
-    from provenance import stamp
+    from provenance import command, stamp
 
-    print(f"# command: python {' '.join(sys.argv)}\n# {stamp()}", flush=True)
+    print(f"# command: {command()}\n# {stamp()}", flush=True)
 
     from edgeprune import models
 

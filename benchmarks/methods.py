@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from provenance import stamp
+from provenance import command, stamp
 from slimrun import run_slim_process
 
 TARGETS = (0.5, 0.7, 0.8, 0.9)
@@ -313,7 +313,7 @@ def main(argv=None) -> int:
                  Path(args.peer_worker[0]), args.quick)
         return 0
 
-    print(f"command: python {' '.join(sys.argv)}")
+    print(f"command: {command()}")
     print(f"{stamp()} · {args.jobs} runs at a time, one torch thread each", flush=True)
     t_start = time.perf_counter()
     jobs = []  # (label, target, cmd, run dir)

@@ -319,9 +319,9 @@ def main(argv=None) -> int:
     if unknown or not names:
         p.error(f"unknown model(s) {unknown}; choose from {', '.join(models.names())}")
     args.round_to, args.frames, args.lip_frames = None, None, None  # as benchmarks/latency.py builds them
-    from provenance import stamp
+    from provenance import command, stamp
 
-    print(f"# command: python {' '.join(sys.argv)}\n# {stamp()}", flush=True)
+    print(f"# command: {command()}\n# {stamp()}", flush=True)
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="edgeprune-ortops.") as tmp:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,3 +27,8 @@ def stamp() -> str:
     """'git SHA · date · machine · cores · Python · load' for the line under a benchmark's command."""
     return (f"git {git_sha()} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.machine()} "
             f"{os.cpu_count()} cores · Python {platform.python_version()} · load {os.getloadavg()[0]:.1f} at start")
+
+
+def command() -> str:
+    """The command line that ran this script, quoted so that it can be pasted back into a shell."""
+    return "python " + shlex.join(sys.argv)

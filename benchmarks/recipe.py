@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from provenance import stamp
+from provenance import command, stamp
 
 os.environ.setdefault("EDGEPRUNE_NO_PROGRESS", "1")
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    print(f"command: python {' '.join(sys.argv)}")
+    print(f"command: {command()}")
     print(stamp())
     rows = [_baseline()] + [_train(n, args.epochs, args.seed) for n in names]
     print(f"load {os.getloadavg()[0]:.1f} at end\n")

@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from provenance import stamp
+from provenance import command, stamp
 from slimrun import run_slim_process
 
 
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     reference = "cplr" if "cplr" in args.methods else DENSE  # its round 0 is the dense reference
     methods = list(dict.fromkeys(args.methods))
     out = Path(args.out)
-    print(f"command: python {' '.join(sys.argv)}")
+    print(f"command: {command()}")
     print(f"{stamp()} · {args.jobs} runs at a time")
     jobs = [(m, s) for s in args.seeds for m in dict.fromkeys([reference, *methods])]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -110,6 +110,7 @@ def test_seeds_compares_a_methods_own_flags_against_a_dense_only_reference(tmp_p
     rows = json.loads((tmp_path / "s.json").read_text())["rows"]
     dense = next(r["round0_test"] for r in rows if r["method"] == "dense")
     assert "dense = a cplr run stopped after round 0" in proc.stdout
+    assert "--methods lth-if 'cp --importance l1' --seeds 0" in proc.stdout.splitlines()[0]  # pasteable
     for entry in ("lth-if", "cp --importance l1"):
         r = next(r for r in rows if r["method"] == entry)
         assert 0.25 <= r["wsr"] <= 0.35

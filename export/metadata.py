@@ -87,20 +87,29 @@ def add_tflite_metadata(blob: bytes, values: dict[str, str]) -> bytes:
 def read_tflite_metadata(blob: bytes) -> dict[str, str]:
     """The edgeprune metadata of a .tflite flatbuffer ({} when it has none)."""
     schema = _schema()
-    model = schema.Model.GetRootAs(bytearray(blob), 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if _name(entry.Name()) == TFLITE_METADATA_NAME:
-            data = model.Buffers(entry.Buffer()).DataAsNumpy()
-            return json.loads(bytes(data).decode())
+    if len(blob) < 8 or blob[4:8] != b"TFL3":  # every TFLite flatbuffer carries this file identifier
+        raise EdgepruneError("not a TFLite model (no TFL3 identifier: truncated or another format)")
+    try:
+        model = schema.Model.GetRootAs(bytearray(blob), 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if _name(entry.Name()) == TFLITE_METADATA_NAME:
+                data = model.Buffers(entry.Buffer()).DataAsNumpy()
+                return json.loads(bytes(data).decode())
+    except Exception as e:  # a cut or edited flatbuffer fails anywhere in the generated accessors
+        raise EdgepruneError(f"not a readable TFLite model (truncated or corrupt: {e or type(e).__name__})") from e
     return {}
 
 
 def read_onnx_metadata(path) -> dict[str, str]:
     """metadata_props of an .onnx file, without loading its weights."""
     import onnx
+    from google.protobuf.message import DecodeError
 
-    proto = onnx.load(str(path), load_external_data=False)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError) as e:
+        raise EdgepruneError(f"{path}: not a readable ONNX model (truncated or corrupt: {e})") from e
     return {p.key: p.value for p in proto.metadata_props}
 
 

@@ -69,6 +69,7 @@ def _check_args(args) -> None:
 
 def open_source(path: str, trust_factory: bool = False):
     """A ModelSource for a checkpoint, or for an exported file run in its runtime."""
+    from edgeprune.errors import EdgepruneError
     from edgeprune.streaming.source import from_checkpoint, from_exported
 
     suffix = Path(path).suffix
@@ -76,7 +77,13 @@ def open_source(path: str, trust_factory: bool = False):
         from edgeprune.export.metadata import read_onnx_metadata, read_tflite_metadata
         from edgeprune.export.runtimes import open_runner
 
-        meta = read_onnx_metadata(path) if suffix == ".onnx" else read_tflite_metadata(Path(path).read_bytes())
+        if suffix == ".onnx":
+            meta = read_onnx_metadata(path)
+        else:
+            try:
+                meta = read_tflite_metadata(Path(path).read_bytes())
+            except EdgepruneError as e:
+                raise EdgepruneError(f"{path}: {e}") from e
         return from_exported(path, open_runner(path), meta)
     return from_checkpoint(path, trust_factory=trust_factory)
 

@@ -119,6 +119,26 @@ def test_onnx_export_streams_the_same(energy_ckpt, tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("keep", [0.5, 0.02])
+def test_a_truncated_onnx_file_is_one_line_error(energy_ckpt, tmp_path, capsys, keep):
+    onnx_path = tmp_path / "energy.onnx"
+    assert main(["export", str(energy_ckpt), "--format", "onnx", "--out", str(onnx_path), "--trust-factory"]) == 0
+    blob = onnx_path.read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(blob[: int(len(blob) * keep)])
+    capsys.readouterr()
+    err = _one_line_error(capsys, str(cut), *LOUD)
+    assert "cut.onnx: not a readable ONNX model (truncated or corrupt" in err
+
+
+@pytest.mark.parametrize("blob", [b"hello" * 100, b"\x1c\x00\x00\x00TFL3" + b"\x00" * 40])
+def test_a_file_that_is_not_tflite_is_one_line_error(tmp_path, capsys, blob):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(blob)
+    err = _one_line_error(capsys, str(bad), *LOUD)
+    assert "bad.tflite" in err and "TFLite" in err  # one line that names the file (metadata read or loader)
+
+
 def test_threshold_flag_overrides_the_stored_one(energy_ckpt, tmp_path, capsys):
     rc = main(["eval", str(energy_ckpt), *LOUD, "--threshold", "0.999999", "--trust-factory",
                "--json", str(tmp_path / "r.json")])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from edgeprune.export.onnx_lean import lean
 from edgeprune.export.unsupported import converter_error
 
 OPSET = 17
@@ -55,6 +56,7 @@ def to_onnx(source, path: Path, metadata: dict[str, str], simplify: bool = True,
         proto, conv3d_as_2d = stem2d.rewrite(proto)
     onnx.helper.set_model_props(proto, metadata)
     proto.doc_string = f"edgeprune export of {source.name}"
+    lean(proto)  # no shape annotations, short initializer names: bytes no runtime reads
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
     report = {"opset": OPSET, "simplified": simplified, "shapes": _dynamic_axes(proto), "nodes": len(proto.graph.node)}

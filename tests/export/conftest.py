@@ -72,6 +72,13 @@ def import_text(tmp_path, monkeypatch, name: str, source: str):
 
 
 @pytest.fixture()
+def module_from_text(tmp_path, monkeypatch):
+    """import_text for tests in this folder: module_from_text(name, source) (a test file importing `conftest`
+    gets whichever conftest.py was imported first in the session)."""
+    return lambda name, source: import_text(tmp_path, monkeypatch, name, source)
+
+
+@pytest.fixture()
 def standin(tmp_path, monkeypatch):
     """The stand-in module `export_standin` (importable by name here), with a fixed seed."""
     export_standin = import_text(tmp_path, monkeypatch, "export_standin", STANDIN)

@@ -17,7 +17,6 @@ from edgeprune.cli import main
 from edgeprune.errors import EdgepruneError
 from edgeprune.export import export_model
 
-from conftest import assert_outputs_vary, import_text
 
 LIPNET = textwrap.dedent(
     '''
@@ -56,11 +55,11 @@ SHAPE = (1, 9, 16, 16)
 
 
 @pytest.fixture()
-def lipnet(tmp_path, monkeypatch):
-    export_lipnet = import_text(tmp_path, monkeypatch, "export_lipnet", LIPNET)
+def lipnet(module_from_text, outputs_vary):
+    export_lipnet = module_from_text("export_lipnet", LIPNET)
     torch.manual_seed(0)
     net = export_lipnet.build()
-    assert_outputs_vary(net, (torch.randn(16, *SHAPE[1:], generator=torch.Generator().manual_seed(1)),))
+    outputs_vary(net, (torch.randn(16, *SHAPE[1:], generator=torch.Generator().manual_seed(1)),))
     yield export_lipnet, net
     sys.modules.pop("export_lipnet", None)
 

@@ -116,6 +116,11 @@ def main(argv=None) -> int:
         print(f"| {m} | {_ms([r['wsr'] for r in rs])} | {round(statistics.mean(r['params'] for r in rs)):,} | "
               f"{_ms([dense[r['seed']] for r in rs])} | {_ms([r['final_test'] for r in rs])} | {_ms(diff)} | "
               f"{_ms([r['round0_test'] for r in rs])} | {statistics.mean(r['wall_s'] for r in rs) / 60:.1f} |")
+    print("\nper seed, dense -> final test Score (final - dense):")
+    for m in methods:
+        rs = sorted((r for r in rows if r["method"] == m), key=lambda r: r["seed"])
+        print(f"  {m}: " + ", ".join(f"s{r['seed']} {dense[r['seed']]:.3f} -> {r['final_test']:.3f} "
+                                    f"({r['final_test'] - dense[r['seed']]:+.3f})" for r in rs))
     if baseline:
         d = [dense[s] for s in args.seeds]
         b = [baseline[s] for s in args.seeds]

@@ -117,3 +117,6 @@ def test_seeds_compares_a_methods_own_flags_against_a_dense_only_reference(tmp_p
         line = next(x for x in proc.stdout.splitlines() if x.startswith(f"| {entry} |"))
         assert f"| {r['final_test'] - dense:.3f} |" in line  # final - dense against the dense-only run
     assert not any(x.startswith("| dense |") for x in proc.stdout.splitlines())
+    per_seed = next(x for x in proc.stdout.splitlines() if x.startswith("  lth-if: s0 "))
+    r = next(r for r in rows if r["method"] == "lth-if")
+    assert per_seed == f"  lth-if: s0 {dense:.3f} -> {r['final_test']:.3f} ({r['final_test'] - dense:+.3f})"

@@ -1,8 +1,8 @@
 """Deployment ONNX without what no runtime reads: shape annotations (value_info) and long initializer names.
 
-A small model's file is mostly overhead once its weights are 8-bit (tv-audio at WSR 0.8: 71 k one-byte weights, and
-the quantiser's names such as `onnx::Conv_125_quantized_zero_point`, each written twice, plus shape annotations
-for every intermediate tensor). Runtimes infer shapes themselves and look weights up by whatever name they have,
+Once a small model's weights are 8-bit, these are a fifth of its file (tv-audio at WSR 0.8: 71 k one-byte weights
+beside the quantiser's names such as `onnx::Conv_125_quantized_zero_point`, each written twice, and shape
+annotations for every intermediate tensor; 89.9 kB -> 83.8 kB with both gone). Runtimes infer shapes themselves and look weights up by whatever name they have,
 so both go: initializers get short names (node and graph input/output names, which profiles and users read, stay).
 """
 

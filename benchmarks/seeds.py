@@ -38,15 +38,16 @@ DENSE = "dense"  # pseudo-method: the reference run that stops after round 0
 
 def _slug(entry: str) -> str:
     """Run-directory name of a --methods entry: "cplr --ratios auto" -> "cplr-ratios-auto"."""
-    return "-".join(w.strip("-") for w in entry.split() if w.strip("-"))
+    return "-".join(w.strip("-") for w in shlex.split(entry) if w.strip("-"))
 
 
 def _run(out: Path, method: str, seed: int, args) -> dict:
     """One slim run in its own process (one torch thread each, so --jobs runs share the cores fairly)."""
     run_dir = out / f"{_slug(method)}-{args.model}-s{seed}"
     sizes = [] if args.data_size is None else ["--data-size", str(args.data_size)]
-    name, *own = shlex.split(method)  # an entry's own flags follow the common ones, so they win
-    # "dense": CPLR's round 0 alone, the reference when cplr itself is not compared (extra flags come last and win)
+    name, *own = shlex.split(method)
+    # flags in order of precedence, last wins: the common ones, the entry's own, and for "dense" (CPLR's round 0
+    # alone, the reference when cplr itself is not compared) the stop after round 0
     only = ["--max-rounds", "0", "--finetune-epochs", "0"] if method == DENSE else []
     cmd = ["edgeprune", "slim", "--method", "cplr" if method == DENSE else name, "--model", args.model,
            "--target-wsr", str(args.target_wsr), "--seed", str(seed), "--out", str(run_dir), "--no-progress", *sizes,

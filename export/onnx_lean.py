@@ -2,8 +2,9 @@
 
 Once a small model's weights are 8-bit, these are a fifth of its file (tv-audio at WSR 0.8: 71 k one-byte weights
 beside the quantiser's names such as `onnx::Conv_125_quantized_zero_point`, each written twice, and shape
-annotations for every intermediate tensor; 89.9 kB -> 83.8 kB with both gone). Runtimes infer shapes themselves and look weights up by whatever name they have,
-so both go: initializers get short names (node and graph input/output names, which profiles and users read, stay).
+annotations for every intermediate tensor; 89.9 kB -> 83.8 kB with both gone). Runtimes infer shapes themselves
+and look weights up by whatever name they have, so both go: initializers get short names (node names and graph
+input/output names, which profiles and users read, stay).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ def lean(proto) -> dict:
         if len(new) < len(init.name):
             renames[init.name] = new
             init.name = new
-
     for node in graph.node:
         for i, name in enumerate(node.input):
             if name in renames:
